@@ -1,0 +1,119 @@
+"""One prediction, start to finish, for any caller (API, pages, CLI, benchmarks).
+
+bytes -> decoded image -> the model's input -> probabilities -> top classes, timed, and
+handed to the recorder (which stores it off the request's critical path).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from modelport.inputs.decode import Limits, open_image, open_photo
+from modelport.models.base import Model, Prediction
+
+PHOTO_DRAFT_SIZE = (320, 320)
+
+
+@dataclass
+class PredictionEvent:
+    """What is known of a prediction once it is made: what the recorder stores."""
+
+    id: str
+    created_at: datetime
+    model: str
+    model_version: str
+    input_kind: str
+    input_bytes: bytes
+    image: Image.Image
+    predictions: list[Prediction]
+    latency_ms: float
+
+
+@dataclass
+class PredictionResult:
+    id: str
+    model: Model
+    probabilities: np.ndarray
+    predictions: list[Prediction]
+    latency_ms: float
+    sample: np.ndarray = field(repr=False)
+
+    @property
+    def best(self) -> Prediction:
+        return self.predictions[0]
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "model": self.model.name,
+            "version": self.model.version,
+            "predictions": [{"label": p.label, "score": round(p.score, 6)} for p in self.predictions],
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+class Recorder(Protocol):
+    def record(self, event: PredictionEvent) -> None: ...
+
+
+class NullRecorder:
+    """Stores nothing: for the CLI and for apps run without a database."""
+
+    def record(self, event: PredictionEvent) -> None:
+        return None
+
+
+def new_prediction_id() -> str:
+    """Time-ordered and unique across workers: 12 hex digits of milliseconds, 8 random."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(4).hex()}"
+
+
+def decode_for(model: Model, data: bytes, limits: Limits) -> Image.Image:
+    if model.input_kind == "photo":
+        return open_photo(data, limits, draft_size=PHOTO_DRAFT_SIZE)
+    return open_image(data, limits)
+
+
+def predict_bytes(
+    model: Model,
+    data: bytes,
+    limits: Limits,
+    top_k: int | None = None,
+    recorder: Recorder | None = None,
+) -> PredictionResult:
+    started = time.perf_counter()
+    image = decode_for(model, data, limits)
+    sample = model.prepare(image)
+    probabilities = model.predict(sample[None])[0]
+    predictions = model.top(probabilities, top_k or len(model.labels))
+    latency_ms = (time.perf_counter() - started) * 1000
+    result = PredictionResult(
+        id=new_prediction_id(),
+        model=model,
+        probabilities=probabilities,
+        predictions=predictions,
+        latency_ms=latency_ms,
+        sample=sample,
+    )
+    if recorder is not None:
+        recorder.record(
+            PredictionEvent(
+                id=result.id,
+                created_at=datetime.now(UTC),
+                model=model.name,
+                model_version=model.version,
+                input_kind=model.input_kind,
+                input_bytes=data,
+                image=image,
+                predictions=predictions,
+                latency_ms=latency_ms,
+            )
+        )
+    return result
