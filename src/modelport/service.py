@@ -54,7 +54,9 @@ class PredictionResult:
             "id": self.id,
             "model": self.model.name,
             "version": self.model.version,
-            "predictions": [{"label": p.label, "score": round(p.score, 6)} for p in self.predictions],
+            "predictions": [
+                {"label": p.label, "score": round(p.score, 6)} for p in self.predictions
+            ],
             "latency_ms": round(self.latency_ms, 3),
         }
 

@@ -116,7 +116,7 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
 
 
 def to_digits8(ink: np.ndarray) -> np.ndarray:
-    """8x8 float32 in [0, 16] as scikit-learn's digits: on-pixels of a 32x32 bitmap per 4x4 block."""
+    """8x8 float32 in [0, 16] like scikit-learn's digits: a 32x32 bitmap counted in 4x4 blocks."""
     small = fit_to_box(crop_to_ink(ink), BITMAP_SIZE, BITMAP_MIN_STROKE)
     height, width = small.shape
     bitmap = np.zeros((BITMAP_SIZE, BITMAP_SIZE), dtype=np.float32)

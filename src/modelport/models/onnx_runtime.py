@@ -33,7 +33,8 @@ class OnnxClassifier:
         self.softmax = softmax
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        scores = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
+        feed = {self.input_name: np.ascontiguousarray(batch, np.float32)}
+        scores = self.session.run(None, feed)[0]
         return softmax(scores) if self.softmax else scores
 
 

@@ -1,0 +1,53 @@
+"""The Flask application factory: settings, models, recorder, blueprints, error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_bootstrap import Bootstrap5
+
+from modelport.config import Settings
+from modelport.models.registry import Registry
+from modelport.models.store import ModelStore
+from modelport.service import NullRecorder, Recorder
+from modelport.web import api, errors, history, pages, photo
+from modelport.web.runtime import Runtime
+
+# Base64 in a JSON body makes an image a third larger than the file itself.
+BODY_OVERHEAD = 4 / 3
+BODY_SLACK = 64 * 1024
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    recorder: Recorder | None = None,
+) -> Flask:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        "modelport",
+        instance_path=str(settings.instance_path),
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=int(settings.max_upload_bytes * BODY_OVERHEAD) + BODY_SLACK,
+        BOOTSTRAP_SERVE_LOCAL=True,
+    )
+    app.json.sort_keys = False
+    if registry is None:
+        store = ModelStore(settings.model_store_path)
+        registry = Registry.load(store, settings.models, threads=max(1, settings.ort_threads))
+    app.extensions["modelport"] = Runtime(
+        settings=settings, registry=registry, recorder=recorder or NullRecorder()
+    )
+    app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
+    Bootstrap5(app)
+    errors.init_app(app)
+    for blueprint in (api.bp, pages.bp, photo.bp, history.bp):
+        app.register_blueprint(blueprint)
+    return app

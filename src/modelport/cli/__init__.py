@@ -1,0 +1,22 @@
+"""The ``modelport`` command: serve, train, evaluate, predict, list models."""
+
+from __future__ import annotations
+
+import click
+
+from modelport.cli.models import models_command, predict_command
+from modelport.cli.serve import serve_command
+from modelport.cli.train import eval_command, train_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="modelport")
+def main() -> None:
+    """Modelport: put a trained model in front of people."""
+
+
+main.add_command(serve_command)
+main.add_command(train_command)
+main.add_command(eval_command)
+main.add_command(predict_command)
+main.add_command(models_command)

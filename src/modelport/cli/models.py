@@ -1,0 +1,71 @@
+"""``modelport models`` and ``modelport predict``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from modelport.config import Settings
+from modelport.inputs import InputError
+from modelport.inputs.decode import Limits
+from modelport.models.registry import LOADERS, Registry
+from modelport.models.store import ModelStore
+from modelport.service import predict_bytes
+
+
+def _registry(settings: Settings, names: tuple[str, ...]) -> Registry:
+    return Registry.load(ModelStore(settings.model_store_path), names)
+
+
+@click.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_command(as_json: bool) -> None:
+    """List the models with name, version and input kind."""
+    settings = Settings.from_env()
+    registry = _registry(settings, settings.models)
+    rows = [model.describe() for model in registry]
+    if as_json:
+        click.echo(json.dumps({"models": rows, "failed": registry.failures}, indent=2))
+        return
+    click.echo(f"{'NAME':<20} {'VERSION':<22} {'INPUT':<7} DESCRIPTION")
+    for row in rows:
+        click.echo(
+            f"{row['name']:<20} {row['version']:<22} {row['input_kind']:<7} {row['description']}"
+        )
+    for name, reason in registry.failures.items():
+        click.echo(f"{name:<20} {'-':<22} {'-':<7} not available: {reason}")
+
+
+@click.command("predict")
+@click.argument("model")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--top", "top_k", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+def predict_command(model: str, files: tuple[Path, ...], top_k: int, as_json: bool) -> None:
+    """Print MODEL's predictions for image FILES."""
+    settings = Settings.from_env()
+    registry = _registry(settings, (model,))
+    if model not in registry:
+        known = ", ".join(sorted(LOADERS))
+        reason = registry.failures.get(model, "")
+        raise click.ClickException(f"model {model!r} is not available ({reason}); known: {known}")
+    chosen = registry.get(model)
+    limits = Limits(settings.max_upload_bytes, settings.max_image_pixels)
+    failed = 0
+    for path in files:
+        try:
+            result = predict_bytes(chosen, path.read_bytes(), limits, top_k=top_k)
+        except (InputError, OSError) as exc:
+            failed += 1
+            detail = exc.detail if isinstance(exc, InputError) else exc.strerror
+            click.echo(f"{path}: error: {detail}", err=True)
+            continue
+        if as_json:
+            click.echo(json.dumps({"file": str(path)} | result.as_json()))
+        else:
+            shown = ", ".join(f"{p.label} ({p.score:.1%})" for p in result.predictions)
+            click.echo(f"{path}: {shown}")
+    if failed:
+        raise SystemExit(1)

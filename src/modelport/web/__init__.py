@@ -1,0 +1,1 @@
+"""The edge: Flask routes, templates and error pages. Everything below it is Flask-free."""

@@ -1,0 +1,177 @@
+"""Shared fixtures: a real app, its test client and CLI runner, a live server, a real browser."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageDraw
+
+from modelport.app import create_app
+from modelport.config import Settings
+
+SKETCH_MODELS = ("digits", "digits-knn")
+CHROMIUM = os.environ.get("MODELPORT_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory) -> Path:
+    """One model store for the whole run, so models are trained or exported once."""
+    return tmp_path_factory.mktemp("model-store")
+
+
+@pytest.fixture(scope="session")
+def sketch_settings(tmp_path_factory, model_store) -> Settings:
+    return Settings.from_env(
+        {},
+        instance_path=tmp_path_factory.mktemp("instance"),
+        model_store=model_store,
+        models=SKETCH_MODELS,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(sketch_settings):
+    app = create_app(sketch_settings)
+    app.config.update(TESTING=True)
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    return CliRunner()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen
+    instance_path: Path
+
+
+def start_server(
+    instance_path: Path, model_store: Path, models: tuple[str, ...], extra_env=None, args=()
+) -> LiveServer:
+    """``modelport serve`` as a user starts it, on a free port, ready when it answers."""
+    port = free_port()
+    env = os.environ | {
+        "MODELPORT_INSTANCE_PATH": str(instance_path),
+        "MODELPORT_MODEL_STORE": str(model_store),
+        "MODELPORT_MODELS": ",".join(models),
+    }
+    env |= extra_env or {}
+    command = [sys.executable, "-m", "modelport", "serve", "--port", str(port), *args]
+    log = open(instance_path / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {(instance_path / 'server.log').read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/api/v1/models", timeout=2) as response:
+                if response.status == 200:
+                    return LiveServer(url, process, instance_path)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not start: {(instance_path / 'server.log').read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, model_store) -> Iterator[LiveServer]:
+    """The real server (gunicorn) with every built-in model, for browser and HTTP tests."""
+    server = start_server(
+        tmp_path_factory.mktemp("live-instance"),
+        model_store,
+        ("digits", "digits-knn", "efficientnet-lite0"),
+        args=("--workers", "2", "--threads", "4"),
+    )
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that fails the test on any console error or uncaught exception."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.console_problems = problems
+    yield page
+    context.close()
+    assert not problems, f"browser console errors: {problems}"
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def drawn_one(size=(280, 280), background=(0, 0, 0, 0), ink=(0, 0, 0, 255), width=18) -> bytes:
+    """A '1' drawn as a browser canvas would: by default black ink on a transparent canvas."""
+    image = Image.new("RGBA", size, background)
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    stroke = [(w * 0.45, h * 0.3), (w * 0.55, h * 0.18), (w * 0.55, h * 0.82)]
+    draw.line(stroke, fill=ink, width=width)
+    return png_bytes(image)
