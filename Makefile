@@ -1,0 +1,50 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   installs Modelport into .venv and serves it on http://127.0.0.1:5000
+#   make test  installs it with the test tools (and Chromium, via apt, when missing) and runs every check
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run dev test lint format install install-dev browser clean
+
+run: install
+	$(BIN)/modelport serve --host $(HOST) --port $(PORT)
+
+dev: install
+	$(BIN)/modelport serve --dev --host $(HOST) --port $(PORT)
+
+test: install-dev browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(VENV)/.installed-run
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[train]'
+	touch $@
+
+install-dev: $(VENV)/.installed-dev
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[train,dev]'
+	touch $@ $(VENV)/.installed-run
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || scripts/install-system-packages.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,73 @@
+"""The drawing page in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def draw_seven(page) -> None:
+    box = page.locator("#pad").bounding_box()
+
+    def at(fx: float, fy: float) -> tuple[float, float]:
+        return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+
+    page.mouse.move(*at(0.28, 0.22))
+    page.mouse.down()
+    for fx, fy in [(0.45, 0.22), (0.72, 0.22), (0.62, 0.45), (0.52, 0.65), (0.45, 0.82)]:
+        page.mouse.move(*at(fx, fy), steps=8)
+    page.mouse.up()
+
+
+def test_drawing_a_seven_with_the_mouse_shows_seven(page, live_server):
+    page.goto(f"{live_server.url}/draw")
+    draw_seven(page)
+    digit = page.locator("#digit")
+    digit.wait_for(state="visible")
+    page.wait_for_function("document.querySelector('#digit').textContent.trim() !== ''")
+    assert digit.inner_text().strip() == "7"
+    assert page.locator("#bars .prob-row").count() == 10
+    assert page.locator("#top3 li").count() == 3
+    page.wait_for_function("document.querySelector('#preview').naturalWidth === 28")
+    assert "digits" in page.locator("#meta").inner_text()
+
+
+def test_undo_and_clear_bring_back_the_empty_state(page, live_server):
+    page.goto(f"{live_server.url}/draw")
+    draw_seven(page)
+    page.locator("#result").wait_for(state="visible")
+    page.get_by_role("button", name="Undo").click()
+    page.locator("#placeholder").wait_for(state="visible")
+    draw_seven(page)
+    page.locator("#result").wait_for(state="visible")
+    page.keyboard.press("Escape")
+    page.locator("#placeholder").wait_for(state="visible")
+    assert page.locator("#result").is_hidden()
+
+
+def test_the_classic_knn_can_be_chosen(page, live_server):
+    page.goto(f"{live_server.url}/draw?model=digits-knn")
+    draw_seven(page)
+    page.wait_for_function("document.querySelector('#meta').textContent.includes('digits-knn')")
+    page.wait_for_function("document.querySelector('#preview').naturalWidth === 8")
+
+
+def test_the_page_does_not_scroll_while_drawing_on_a_phone(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/draw")
+        touch_action = page.eval_on_selector("#pad", "el => getComputedStyle(el).touchAction")
+        assert touch_action == "none"
+        width = page.eval_on_selector("#pad", "el => el.getBoundingClientRect().width")
+        assert 200 <= width <= 390
+    finally:
+        context.close()
+
+
+def test_model_list_links_to_the_drawing_page(page, live_server):
+    page.goto(live_server.url)
+    page.get_by_role("link", name="Draw a digit").first.click()
+    page.wait_for_url("**/draw**")
+    assert page.locator("#pad").is_visible()
