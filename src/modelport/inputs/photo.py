@@ -9,6 +9,8 @@ photo; JPEG draft decoding in ``decode.open_photo`` has already made it small.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image
 
@@ -60,7 +62,13 @@ def to_efficientnet(image: Image.Image, size: int = INPUT_SIZE) -> np.ndarray:
     return np.ascontiguousarray(((pixels - MEAN) / SCALE).transpose(2, 0, 1))
 
 
-def to_picture(sample: np.ndarray) -> np.ndarray:
-    """The model's input back to ``(size, size, 3)`` uint8, to show what the model saw."""
-    pixels = sample.transpose(1, 2, 0) * SCALE + MEAN
-    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+def thumbnail_jpeg(image: Image.Image, size: tuple[int, int], quality: int = 85) -> bytes:
+    """A small JPEG of the photo to show back to its sender, whatever its format or mode."""
+    shown = to_rgb(image)
+    if shown is image:
+        shown = image.copy()
+    shown.thumbnail(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    buffer = io.BytesIO()
+    shown.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+

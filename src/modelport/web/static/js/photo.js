@@ -1,0 +1,155 @@
+// The photo page with JavaScript on: choose, drop or paste a picture, see it at once, and
+// get the top classes from the JSON API without leaving the page. Without JavaScript the
+// form POSTs to /photo and the server renders the same markup.
+(() => {
+  "use strict";
+  const form = document.getElementById("photo-form");
+  const endpoint = form.dataset.endpoint;
+  if (!endpoint) return; // no photo model on this server: the page already says so
+  const input = document.getElementById("file");
+  const els = Object.fromEntries(
+    ["dropzone", "preview", "preview-figure", "preview-name", "error", "busy", "placeholder",
+     "result", "best", "bars", "meta", "bar-template"]
+      .map((id) => [id, document.getElementById(id)])
+  );
+  const HIGHLIGHT = ["border-primary", "bg-primary-subtle"];
+  let previewUrl = null;
+  let inflight = null;
+
+  function show(id, visible) {
+    els[id].classList.toggle("d-none", !visible);
+  }
+
+  function showError(message) {
+    els.error.textContent = message;
+    show("error", true);
+    show("busy", false);
+    show("result", false);
+    show("placeholder", false);
+  }
+
+  function showPreview(file) {
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = null;
+    els["preview-name"].textContent = file.name || "pasted image";
+    if (file.type.startsWith("image/")) {
+      previewUrl = URL.createObjectURL(file);
+      els.preview.src = previewUrl;
+      show("preview-figure", true);
+    } else {
+      els.preview.removeAttribute("src");
+      show("preview-figure", false);
+    }
+  }
+
+  function barRow(label, percent, best) {
+    const row = els["bar-template"].content.firstElementChild.cloneNode(true);
+    row.classList.toggle("best", best);
+    const name = row.querySelector(".bar-label");
+    name.textContent = label;
+    name.classList.toggle("fw-semibold", best);
+    row.querySelector(".bar-percent").textContent = `${percent.toFixed(1)}%`;
+    const progress = row.querySelector(".progress");
+    progress.setAttribute("aria-label", label);
+    progress.setAttribute("aria-valuenow", percent.toFixed(1));
+    const bar = row.querySelector(".progress-bar");
+    bar.style.width = `${percent}%`;
+    bar.classList.toggle("bg-success", best);
+    return row;
+  }
+
+  function showResult(answer) {
+    const rows = answer.predictions.map((p, i) => barRow(p.label, 100 * p.score, i === 0));
+    els.bars.replaceChildren(...rows);
+    els.best.textContent = answer.predictions.length ? answer.predictions[0].label : "";
+    els.meta.textContent = `${answer.model} ${answer.version} · ${Math.round(answer.latency_ms)} ms`;
+    els.result.dataset.predictionId = answer.id || "";
+    show("busy", false);
+    show("error", false);
+    show("result", true);
+  }
+
+  async function classify(file) {
+    if (!file) {
+      showError("Choose a photo first.");
+      return;
+    }
+    showPreview(file);
+    show("error", false);
+    show("placeholder", false);
+    show("result", false);
+    show("busy", true);
+    if (inflight) inflight.abort();
+    const mine = new AbortController();
+    inflight = mine;
+    const body = new FormData();
+    body.append("file", file, file.name || "pasted-image");
+    try {
+      const response = await fetch(endpoint, {
+        method: "POST",
+        body,
+        headers: { Accept: "application/json" },
+        signal: mine.signal,
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (inflight !== mine) return;
+      if (!response.ok) {
+        showError(answer.detail || `That did not work (HTTP ${response.status}).`);
+      } else {
+        showResult(answer);
+      }
+    } catch (error) {
+      if (error.name !== "AbortError") showError("The server could not be reached. Please try again.");
+    }
+  }
+
+  function useFile(file) {
+    // Put the file in the form too, so that "Classify" and a form POST see it.
+    try {
+      const transfer = new DataTransfer();
+      transfer.items.add(file);
+      input.files = transfer.files;
+    } catch (_) {
+      // Older browsers cannot set input.files; the fetch below does not need it.
+    }
+    classify(file);
+  }
+
+  input.addEventListener("change", () => {
+    if (input.files.length) classify(input.files[0]);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    classify(input.files[0]);
+  });
+
+  const zone = els.dropzone;
+  ["dragenter", "dragover"].forEach((type) =>
+    zone.addEventListener(type, (event) => {
+      event.preventDefault();
+      zone.classList.add(...HIGHLIGHT);
+    })
+  );
+  ["dragleave", "dragend"].forEach((type) =>
+    zone.addEventListener(type, () => zone.classList.remove(...HIGHLIGHT))
+  );
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove(...HIGHLIGHT);
+    const file = event.dataTransfer && event.dataTransfer.files[0];
+    if (file) useFile(file);
+    else showError("Drop a picture file from your computer.");
+  });
+  // A file dropped beside the zone must not navigate away from the page.
+  window.addEventListener("dragover", (event) => event.preventDefault());
+  window.addEventListener("drop", (event) => event.preventDefault());
+
+  document.addEventListener("paste", (event) => {
+    const items = Array.from((event.clipboardData && event.clipboardData.items) || []);
+    const item = items.find((i) => i.kind === "file");
+    if (!item) return;
+    event.preventDefault();
+    const file = item.getAsFile();
+    if (file) useFile(file);
+  });
+})();
