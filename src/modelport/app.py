@@ -10,7 +10,8 @@ from flask_bootstrap import Bootstrap5
 from modelport.config import Settings
 from modelport.models.registry import Registry
 from modelport.models.store import ModelStore
-from modelport.service import NullRecorder, Recorder
+from modelport.service import Recorder
+from modelport.store import SqlRecorder, Store
 from modelport.web import api, errors, history, pages, photo
 from modelport.web.runtime import Runtime
 
@@ -42,9 +43,12 @@ def create_app(
     if registry is None:
         store = ModelStore(settings.model_store_path)
         registry = Registry.load(store, settings.models, threads=max(1, settings.ort_threads))
-    app.extensions["modelport"] = Runtime(
-        settings=settings, registry=registry, recorder=recorder or NullRecorder()
-    )
+    database = Store(settings.database)
+    database.upgrade()  # every worker does; they take turns under a lock
+    app.extensions["modelport_store"] = database
+    if recorder is None:
+        recorder = SqlRecorder(database, keep_uploads=settings.keep_uploads)
+    app.extensions["modelport"] = Runtime(settings=settings, registry=registry, recorder=recorder)
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
     Bootstrap5(app)
     errors.init_app(app)

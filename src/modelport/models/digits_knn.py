@@ -2,11 +2,20 @@
 
 A k-NN is its data, so the stored artifact is simply the samples and labels as ``.npz``
 (no pickle), next to a ``metrics.json`` with its version and validation accuracy.
+
+It also learns from corrections on the spot (``learn``): a corrected drawing joins the
+neighbours, is kept in ``learned.npz`` beside the model (so it survives a restart), and
+the very same input is answered with its correction from then on. Every worker process
+notices a new ``learned.npz`` by its file stamp, checked with one ``stat`` per batch.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import io
+import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +31,7 @@ from modelport.models.store import ModelStore, write_atomically
 
 NAME = "digits-knn"
 ARTIFACT = "samples.npz"
+LEARNED = "learned.npz"
 NEIGHBOURS = 3
 LABELS = [str(d) for d in range(10)]
 
@@ -58,22 +68,35 @@ def load(store: ModelStore, **_: object) -> DigitsKnn:
     if path is None:
         train(store)
         path = store.find(NAME, ARTIFACT)
-    return DigitsKnn(path, store.metrics(path))
+    return DigitsKnn(path, store.metrics(path), learned=store.folder(NAME) / LEARNED)
 
 
 def _save(path: Path, samples: np.ndarray, labels: np.ndarray) -> None:
-    import io
-
     buffer = io.BytesIO()
     np.savez(buffer, samples=samples, labels=labels)
     write_atomically(path, buffer.getvalue())
 
 
+def _load_samples(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        samples = np.asarray(data["samples"], np.float32).reshape(-1, 64)
+        return samples, np.asarray(data["labels"], np.int64)
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_mtime_ns, status.st_ino, status.st_size
+
+
 class DigitsKnn(Model):
-    def __init__(self, path: Path, metrics: dict) -> None:
-        with np.load(path, allow_pickle=False) as data:
-            samples, labels = data["samples"], data["labels"]
-        self.classifier = KNeighborsClassifier(n_neighbors=NEIGHBOURS).fit(samples, labels)
+    def __init__(self, path: Path, metrics: dict, learned: Path | None = None) -> None:
+        self.samples, self.sample_labels = _load_samples(path)
+        self.learned_path = learned
+        self._learned_stamp: tuple[int, int, int] | None = None
+        self._reload_lock = threading.Lock()
         self.info = ModelInfo(
             name=NAME,
             version=str(metrics.get("version", "1.0")),
@@ -83,15 +106,73 @@ class DigitsKnn(Model):
             "8x8 digits.",
             metrics=metrics,
         )
+        self._fit(np.zeros((0, 64), np.float32), np.zeros((0,), np.int64))
+        self._refresh()
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return sketch.to_digits8(sketch.ink_from_image(image))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        flat = np.asarray(batch, dtype=np.float32).reshape(len(batch), -1)
+        self._refresh()
+        classifier, corrections = self.classifier, self.corrections
+        flat = np.ascontiguousarray(batch, dtype=np.float32).reshape(len(batch), -1)
         probabilities = np.zeros((len(flat), len(LABELS)), dtype=np.float32)
-        probabilities[:, self.classifier.classes_] = self.classifier.predict_proba(flat)
+        probabilities[:, classifier.classes_] = classifier.predict_proba(flat)
+        for row, sample in enumerate(flat):
+            corrected = corrections.get(sample.tobytes())
+            if corrected is not None:  # people said what exactly this input is
+                probabilities[row] = 0.0
+                probabilities[row, corrected] = 1.0
         return probabilities
+
+    def learn(self, sample: np.ndarray, label: str) -> None:
+        """Add a corrected input (as ``prepare`` made it) to the neighbours, for good."""
+        if label not in LABELS:
+            raise ValueError(f"{NAME} knows no label {label!r}")
+        if self.learned_path is None:
+            raise RuntimeError(f"{NAME} was loaded without a place to keep what it learns")
+        flat = np.asarray(sample, np.float32).reshape(1, 64)
+        lock_path = self.learned_path.with_name(self.learned_path.name + ".lock")
+        with open(lock_path, "a") as lock:  # workers take turns to add to the file
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                samples, labels = self._read_learned()
+                _save(
+                    self.learned_path,
+                    np.concatenate([samples, flat]),
+                    np.concatenate([labels, [LABELS.index(label)]]).astype(np.int64),
+                )
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        self._refresh()
+
+    def _read_learned(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.learned_path is None or not self.learned_path.is_file():
+            return np.zeros((0, 64), np.float32), np.zeros((0,), np.int64)
+        return _load_samples(self.learned_path)
+
+    def _refresh(self) -> None:
+        """Refit when ``learned.npz`` changed (in this worker or another one)."""
+        if self.learned_path is None:
+            return
+        if _file_stamp(self.learned_path) == self._learned_stamp:
+            return
+        with self._reload_lock:
+            stamp = _file_stamp(self.learned_path)
+            if stamp == self._learned_stamp:
+                return
+            self._fit(*self._read_learned())
+            self._learned_stamp = stamp
+
+    def _fit(self, learned: np.ndarray, learned_labels: np.ndarray) -> None:
+        classifier = KNeighborsClassifier(n_neighbors=NEIGHBOURS).fit(
+            np.concatenate([self.samples, learned]),
+            np.concatenate([self.sample_labels, learned_labels]),
+        )
+        # The latest correction of an input wins.
+        corrections = {s.tobytes(): int(y) for s, y in zip(learned, learned_labels, strict=True)}
+        self.classifier, self.corrections = classifier, corrections
+        self.info.metrics["learned_samples"] = len(learned_labels)
 
     def preview(self, sample: np.ndarray) -> np.ndarray:
         return sketch.preview_png_array(sample, 16.0)

@@ -57,7 +57,7 @@ class Store:
     def writing(self) -> Iterator[Session]:
         """A session whose transaction takes the write lock first, committed on success."""
         engine = self.engine.execution_options(**{WRITE_OPTION: True})
-        with Session(engine) as session, session.begin():
+        with Session(engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     def upgrade(self) -> None:

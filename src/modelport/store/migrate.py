@@ -8,6 +8,7 @@ the first one migrates and the others find the schema already at head.
 from __future__ import annotations
 
 import fcntl
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,10 @@ from modelport.store.db import Store, sqlite_path
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 PG_LOCK_KEY = 0x6D6F64656C706F72  # "modelpor"
+
+# Alembic says a dozen lines at INFO on every start of every worker; keep its warnings only.
+if logging.getLogger("alembic").level == logging.NOTSET:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def alembic_config(connection: Connection) -> Config:
