@@ -70,8 +70,8 @@ def photo_upload():
     except UnknownModel:
         return _render()
     except RequestEntityTooLarge:
-        limit = runtime().settings.max_upload_bytes // (1024 * 1024)
-        return _render(413, error=f"That file is too large: the limit is {limit} MB.")
+        limit = _human_size(runtime().settings.max_upload_bytes)
+        return _render(413, error=f"That file is too large: the limit is {limit}.")
     except InputError as exc:
         return _render(exc.status, error=exc.detail, filename=_filename())
     return _render(
@@ -81,6 +81,11 @@ def photo_upload():
         + base64.b64encode(thumbnail_jpeg(shown, SHOWN_SIZE)).decode(),
         filename=_filename(),
     )
+
+
+def _human_size(size: int) -> str:
+    mb = 1024 * 1024
+    return f"{size / mb:.0f} MB" if size >= mb else f"{size / 1024:.0f} kB"
 
 
 def _filename() -> str:
