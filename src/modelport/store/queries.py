@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from modelport.store.db import Store
 from modelport.store.tables import FeedbackRow, PredictionRow
@@ -44,8 +45,11 @@ class HistoryFilter:
         if self.model:
             query = query.where(PredictionRow.model == self.model)
         if self.corrected is not None:
+            # An alias, so the test stays correlated to predictions only when the outer
+            # query joins the feedback too (the CSV export does).
+            judged = aliased(FeedbackRow)
             was_corrected = exists().where(
-                FeedbackRow.prediction_id == PredictionRow.id, FeedbackRow.is_correct.is_(False)
+                judged.prediction_id == PredictionRow.id, judged.is_correct.is_(False)
             )
             query = query.where(was_corrected if self.corrected else ~was_corrected)
         return query
