@@ -8,11 +8,12 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 
 from modelport.config import Settings
+from modelport.models.batching import parse_policies, with_batching
 from modelport.models.registry import Registry
 from modelport.models.store import ModelStore
 from modelport.service import Recorder
 from modelport.store import SqlRecorder, Store
-from modelport.web import api, errors, history, pages, photo
+from modelport.web import api, errors, health, history, observability, pages, photo
 from modelport.web.runtime import Runtime
 
 # Base64 in a JSON body makes an image a third larger than the file itself.
@@ -43,6 +44,7 @@ def create_app(
     if registry is None:
         store = ModelStore(settings.model_store_path)
         registry = Registry.load(store, settings.models, threads=max(1, settings.ort_threads))
+    with_batching(registry.models, parse_policies(settings.batching))
     database = Store(settings.database)
     database.upgrade()  # every worker does; they take turns under a lock
     app.extensions["modelport_store"] = database
@@ -52,6 +54,8 @@ def create_app(
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
     Bootstrap5(app)
     errors.init_app(app)
-    for blueprint in (api.bp, pages.bp, photo.bp, history.bp):
+    observability.init_app(app)
+    for blueprint in (api.bp, pages.bp, photo.bp, history.bp, health.bp):
         app.register_blueprint(blueprint)
+    health.warm(app)  # before the first request, so no caller pays for a cold model
     return app

@@ -12,6 +12,7 @@ from pathlib import Path
 
 PREFIX = "MODELPORT_"
 ALL_MODELS = ("digits", "digits-knn", "efficientnet-lite0")
+DEFAULT_BATCHING = "efficientnet-lite0=8/2"
 
 
 def _parse_bool(text: str) -> bool:
@@ -38,6 +39,11 @@ class Settings:
     keep_uploads: bool = False
     ort_threads: int = 0
     log_level: str = "INFO"
+    # Serving (``modelport serve``); 0 means sized from the core count.
+    workers: int = 0
+    threads: int = 0
+    # Dynamic batching per model: "model=max_batch_size/max_wait_ms,..." ("off" for none).
+    batching: str = DEFAULT_BATCHING
 
     @property
     def model_store_path(self) -> Path:
@@ -67,7 +73,7 @@ def _convert(name: str, raw: str) -> object:
             return Path(raw).expanduser().resolve()
         if name == "models":
             return _parse_list(raw)
-        if name in {"max_upload_bytes", "max_image_pixels", "ort_threads"}:
+        if name in {"max_upload_bytes", "max_image_pixels", "ort_threads", "workers", "threads"}:
             return int(raw)
         if name == "keep_uploads":
             return _parse_bool(raw)

@@ -15,7 +15,9 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from modelport import telemetry
 from modelport.inputs.decode import Limits, open_image, open_photo
+from modelport.inputs.errors import InputError
 from modelport.models.base import Model, Prediction
 
 PHOTO_DRAFT_SIZE = (320, 320)
@@ -91,11 +93,19 @@ def predict_bytes(
     recorder: Recorder | None = None,
 ) -> PredictionResult:
     started = time.perf_counter()
-    image = decode_for(model, data, limits)
-    sample = model.prepare(image)
-    probabilities = model.predict(sample[None])[0]
+    try:
+        image = decode_for(model, data, limits)
+        sample = model.prepare(image)
+        probabilities = model.predict(sample[None])[0]
+    except InputError as exc:
+        telemetry.PREDICTIONS_FAILED.labels(model.name, exc.code).inc()
+        raise
+    except Exception:
+        telemetry.PREDICTIONS_FAILED.labels(model.name, "internal_error").inc()
+        raise
     predictions = model.top(probabilities, top_k or len(model.labels))
     latency_ms = (time.perf_counter() - started) * 1000
+    telemetry.PREDICT_LATENCY.labels(model.name).observe(latency_ms / 1000)
     result = PredictionResult(
         id=new_prediction_id(),
         model=model,

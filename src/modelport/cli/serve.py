@@ -1,18 +1,43 @@
-"""``modelport serve``: the production server (gunicorn), or Flask's reloader with ``--dev``."""
+"""``modelport serve``: the production server (gunicorn), or Flask's reloader with ``--dev``.
+
+Sizing, on a CPU-bound service: one worker process per core (Python runs one thread at a
+time per process), each ONNX Runtime session with one intra-op thread (so workers x ORT
+threads = cores: more would only make them take turns and, when a core is busy elsewhere,
+wait on each other), and a few threads per worker so that reading a slow upload or waiting
+for a batch does not hold a core idle.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import click
 
 from modelport.config import Settings
 from modelport.models.registry import Registry
 from modelport.models.store import ModelStore
+from modelport.telemetry import MULTIPROC_ENV
+
+THREADS_PER_WORKER = 4
+
+
+def available_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+    return available_cores()
+
+
+def default_threads() -> int:
+    return THREADS_PER_WORKER
 
 
 def prepare_models(settings: Settings) -> Registry:
@@ -20,34 +45,90 @@ def prepare_models(settings: Settings) -> Registry:
     return Registry.load(ModelStore(settings.model_store_path), settings.models)
 
 
+def metrics_folder() -> tuple[Path, bool]:
+    """A clean folder for the workers' metric files, and whether it is ours to delete.
+
+    The operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used when set, else a fresh temp
+    dir. Files left by an earlier run would add its counts to this one's: they go.
+    """
+    chosen = os.environ.get(MULTIPROC_ENV)
+    if chosen:
+        folder = Path(chosen)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="modelport-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(folder)
+    _use_multiprocess_values()
+    return folder, not chosen
+
+
+def _use_multiprocess_values() -> None:
+    """prometheus_client picks its value store when first imported; make sure it is the
+    multiprocess one even if something imported it before the environment was set."""
+    import sys
+
+    if "prometheus_client.values" in sys.modules:
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": None,  # each request is logged once, as JSON, by the app
+        "errorlog": "-",
+    }
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", type=int, default=None, help="Worker processes [default: cores].")
-@click.option("--threads", type=int, default=2, show_default=True, help="Threads per worker.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes [default: MODELPORT_WORKERS, else one per core].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=None,
+    help=f"Threads per worker [default: MODELPORT_THREADS, else {THREADS_PER_WORKER}].",
+)
 @click.option("--dev", is_flag=True, help="Flask's development server with auto-reload.")
-def serve_command(host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
+def serve_command(
+    host: str, port: int, workers: int | None, threads: int | None, dev: bool
+) -> None:
     """Run the web app and API."""
     settings = Settings.from_env()
-    registry = prepare_models(settings)
-    for name, reason in registry.failures.items():
-        click.echo(f"warning: model {name} is not available: {reason}", err=True)
-    del registry
     if dev:
         from modelport.app import create_app
 
         create_app(settings).run(host=host, port=port, debug=True, use_reloader=True)
         return
-    from modelport.web.server import GunicornServer
+    folder, owned = metrics_folder()
+    try:
+        registry = prepare_models(settings)
+        for name, reason in registry.failures.items():
+            click.echo(f"warning: model {name} is not available: {reason}", err=True)
+        del registry
+        # Import the whole app once here: forked workers share these modules instead of
+        # each importing Flask, SQLAlchemy and matplotlib again (seconds on a busy core).
+        import modelport.app  # noqa: F401
+        from modelport.web.server import GunicornServer
 
-    GunicornServer(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers or default_workers(),
-            "threads": threads,
-            "worker_class": "gthread" if threads > 1 else "sync",
-            "timeout": 60,
-            "graceful_timeout": 20,
-            "accesslog": "-",
-        }
-    ).run()
+        workers = workers or settings.workers or default_workers()
+        threads = threads or settings.threads or default_threads()
+        GunicornServer(gunicorn_options(host, port, workers, threads)).run()
+    finally:
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,72 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (every configured model is loaded and
+warmed), for load balancers and orchestrators.
+
+Liveness must not depend on the models: a worker whose model failed to load is alive
+(restarting it would not help) but not ready (it cannot serve that model).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify
+
+from modelport import telemetry
+from modelport.models.warmup import warm_up
+from modelport.web.runtime import runtime
+
+bp = Blueprint("health", __name__)
+
+WARMED = "modelport_warmed"
+
+
+def warm(app: Flask) -> None:
+    """Warm every loaded model; one that fails its warm-up makes the worker not ready."""
+    registry = app.extensions["modelport"].registry
+    timings, failures = warm_up(registry)
+    registry.failures.update(failures)
+    app.extensions[WARMED] = timings
+    telemetry.MODELS_LOADED.set(len(timings))
+
+
+def readiness(app: Flask) -> tuple[bool, dict]:
+    """Whether this worker can serve every configured model, and why not."""
+    rt = app.extensions["modelport"]
+    warmed = app.extensions.get(WARMED)
+    configured = list(rt.settings.models)
+    missing = {
+        name: rt.registry.failures.get(name, "not loaded")
+        for name in configured
+        if name not in rt.registry or name in rt.registry.failures
+    }
+    ready = not missing and warmed is not None and bool(configured)
+    detail = {
+        "status": "ready" if ready else "not_ready",
+        "models": {
+            name: "ready" if name in rt.registry and warmed is not None else "loading"
+            for name in configured
+            if name not in missing
+        }
+        | {name: f"failed: {reason}" for name, reason in missing.items()},
+    }
+    if warmed is not None:
+        detail["warmup_ms"] = {name: round(ms, 1) for name, ms in warmed.items()}
+    return ready, detail
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="alive")
+
+
+@bp.get("/readyz")
+def readyz():
+    runtime()  # the app is set up; anything else is a bug that the error handler reports
+    ready, detail = readiness(current_app)
+    if not ready:
+        body = {
+            "error": "not_ready",
+            "detail": "Some models are not loaded yet or failed to load.",
+        } | detail
+        response = jsonify(body)
+        response.status_code = 503
+        return response
+    return jsonify(detail)

@@ -1,0 +1,115 @@
+"""What the operator sees: ``GET /metrics``, one JSON log line per request, and a request id
+that the response carries in ``X-Request-ID`` (the caller's own, when it sent a sane one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, g, request
+
+from modelport import telemetry
+
+bp = Blueprint("observability", __name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+UNMATCHED = "<unmatched>"
+access_log = logging.getLogger("modelport.requests")
+
+
+class JsonLines(logging.Formatter):
+    """A log record as one JSON object; request fields come from the record's ``extra``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        return json.dumps(line, separators=(",", ":"))
+
+
+def request_id() -> str:
+    """This request's id (also usable from views and error handlers)."""
+    return g.get("request_id") or ""
+
+
+def _incoming_id() -> str:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    return sent if _SANE_ID.match(sent) else uuid.uuid4().hex
+
+
+def _route() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else UNMATCHED
+
+
+def init_app(app: Flask) -> None:
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLines())
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+    in_flight = telemetry.IN_FLIGHT
+    requests_total = telemetry.HTTP_REQUESTS
+    latency = telemetry.HTTP_LATENCY
+    pid = os.getpid()
+
+    @app.before_request
+    def start_request() -> None:
+        g.request_started = time.perf_counter()
+        g.request_id = _incoming_id()
+        in_flight.inc()
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        started = g.get("request_started")
+        if started is None:  # a request that failed before our hook ran
+            return response
+        seconds = time.perf_counter() - started
+        route = _route()
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+        requests_total.labels(route, request.method, str(response.status_code)).inc()
+        latency.labels(route).observe(seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": g.request_id,
+                        "method": request.method,
+                        "path": request.path,
+                        "route": route,
+                        "status": response.status_code,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "bytes_in": request.content_length or 0,
+                        "bytes_out": response.calculate_content_length(),
+                        "remote": request.remote_addr,
+                        "pid": pid,
+                    }
+                },
+            )
+        return response
+
+    @app.teardown_request
+    def end_request(_exc: BaseException | None) -> None:
+        if g.pop("request_started", None) is not None:
+            in_flight.dec()
+
+    app.register_blueprint(bp)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    body, content_type = telemetry.exposition()
+    return Response(body, content_type=content_type)
