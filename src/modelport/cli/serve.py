@@ -9,6 +9,7 @@ for a batch does not hold a core idle.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -41,8 +42,33 @@ def default_threads() -> int:
 
 
 def prepare_models(settings: Settings) -> Registry:
-    """Train or export what is missing once, in the master, before any worker starts."""
+    """Train or export what is missing, once, before any worker starts."""
     return Registry.load(ModelStore(settings.model_store_path), settings.models)
+
+
+def prepare_models_apart(settings: Settings) -> dict[str, str]:
+    """:func:`prepare_models` in a forked child; the models that failed, with why.
+
+    The master must not run a model itself: thread pools that OpenMP (scikit-learn),
+    ONNX Runtime or PyTorch start do not survive the fork into workers, and a worker that
+    inherits one hangs on its first prediction.
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_prepare_and_report, args=(settings, sender), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        failures = receiver.recv()
+    except EOFError:
+        failures = {name: "preparing the models crashed" for name in settings.models}
+    child.join()
+    return failures
+
+
+def _prepare_and_report(settings: Settings, sender) -> None:
+    sender.send(prepare_models(settings).failures)
+    sender.close()
 
 
 def metrics_folder() -> tuple[Path, bool]:
@@ -117,10 +143,8 @@ def serve_command(
         return
     folder, owned = metrics_folder()
     try:
-        registry = prepare_models(settings)
-        for name, reason in registry.failures.items():
+        for name, reason in prepare_models_apart(settings).items():
             click.echo(f"warning: model {name} is not available: {reason}", err=True)
-        del registry
         # Import the whole app once here: forked workers share these modules instead of
         # each importing Flask, SQLAlchemy and matplotlib again (seconds on a busy core).
         import modelport.app  # noqa: F401

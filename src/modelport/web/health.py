@@ -7,6 +7,8 @@ Liveness must not depend on the models: a worker whose model failed to load is a
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Flask, current_app, jsonify
 
 from modelport import telemetry
@@ -40,6 +42,7 @@ def readiness(app: Flask) -> tuple[bool, dict]:
     ready = not missing and warmed is not None and bool(configured)
     detail = {
         "status": "ready" if ready else "not_ready",
+        "pid": os.getpid(),
         "models": {
             name: "ready" if name in rt.registry and warmed is not None else "loading"
             for name in configured
