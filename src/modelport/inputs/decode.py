@@ -14,6 +14,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from modelport.inputs.errors import InputError
@@ -31,6 +32,12 @@ _DATA_URI = re.compile(
     r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,", re.I
 )
 _WHITESPACE = re.compile(r"\s+")
+_SPNG_MODES = {"RGBA", "RGB", "L"}
+
+try:  # optional: a faster PNG decoder (libspng); Pillow decodes everything without it
+    import pyspng
+except ImportError:  # pragma: no cover - depends on the installation
+    pyspng = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,8 @@ def open_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
     in :func:`open_photo`; here every pixel is decoded.
     """
     image = _open_checked(data, limits)
-    return _load(image)
+    fast = _load_png_fast(data, image)
+    return fast if fast is not None else _load(image)
 
 
 def open_photo(data: bytes, limits: Limits = Limits(), draft_size: tuple[int, int] | None = None):
@@ -133,6 +141,26 @@ def _open_checked(data: bytes, limits: Limits) -> Image.Image:
     if width * height > limits.max_pixels:
         raise _too_many_pixels(limits, (width, height))
     return image
+
+
+def _load_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
+    """Plain 8-bit PNGs (what canvases send) decoded by libspng, twice as fast as Pillow.
+
+    The pixels are the same (PNG is lossless; neither applies gamma). Anything else
+    (palettes, tRNS transparency, 16 bits, animations), and any error, is left to Pillow,
+    which also says what is wrong with a broken file.
+    """
+    if pyspng is None or image.format != "PNG" or image.mode not in _SPNG_MODES:
+        return None
+    if "transparency" in image.info or getattr(image, "n_frames", 1) > 1:
+        return None
+    try:
+        pixels = pyspng.load(data, format=image.mode)
+    except Exception:
+        return None
+    if pixels.dtype != np.uint8 or pixels.shape[:2] != (image.height, image.width):
+        return None
+    return Image.fromarray(pixels, image.mode)
 
 
 def _too_many_pixels(limits: Limits, size: tuple[int, int] | None = None) -> InputError:
