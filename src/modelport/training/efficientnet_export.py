@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import io
-import json
 import time
 import warnings
 from collections.abc import Iterator
@@ -116,7 +115,7 @@ def export(store: ModelStore, progress: bool = True) -> dict[str, Any]:
         "export_seconds": round(time.perf_counter() - started, 2),
     }
     store.write_metrics(NAME, metrics)
-    say(json.dumps(metrics, indent=2))
+    say(f"Wrote {folder / ARTIFACT} in {metrics['export_seconds']} s.")
     return metrics
 
 
