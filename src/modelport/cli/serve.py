@@ -9,6 +9,7 @@ for a batch does not hold a core idle.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import shutil
@@ -18,7 +19,7 @@ from pathlib import Path
 import click
 
 from modelport.config import Settings
-from modelport.models.registry import Registry
+from modelport.models.registry import LOADERS, Registry
 from modelport.models.store import ModelStore
 from modelport.telemetry import MULTIPROC_ENV
 
@@ -44,6 +45,22 @@ def default_threads() -> int:
 def prepare_models(settings: Settings) -> Registry:
     """Train or export what is missing, once, before any worker starts."""
     return Registry.load(ModelStore(settings.model_store_path), settings.models)
+
+
+def import_everything(settings: Settings) -> None:
+    """Import the app and the models' modules once, in the master.
+
+    The child that prepares the models and every worker are forked from it and share
+    these modules, instead of each importing Flask, SQLAlchemy, matplotlib, scikit-learn
+    and SciPy again: seconds of CPU each, most of a cold start. Importing starts no
+    thread, so it is safe before a fork; running a model is not (see below).
+    """
+    import modelport.app  # noqa: F401
+
+    for name in settings.models:
+        module, _, _ = LOADERS.get(name, "").partition(":")
+        if module:
+            importlib.import_module(module)
 
 
 def prepare_models_apart(settings: Settings) -> dict[str, str]:
@@ -142,12 +159,10 @@ def serve_command(
         create_app(settings).run(host=host, port=port, debug=True, use_reloader=True)
         return
     folder, owned = metrics_folder()
+    import_everything(settings)
     try:
         for name, reason in prepare_models_apart(settings).items():
             click.echo(f"warning: model {name} is not available: {reason}", err=True)
-        # Import the whole app once here: forked workers share these modules instead of
-        # each importing Flask, SQLAlchemy and matplotlib again (seconds on a busy core).
-        import modelport.app  # noqa: F401
         from modelport.web.server import GunicornServer
 
         workers = workers or settings.workers or default_workers()
