@@ -256,3 +256,13 @@ def test_a_chart_renders_well_under_100_ms(photo):
     for _ in range(5):
         assert photo.get(f"/api/v1/predictions/chart.png?{query}").status_code == 200
     assert (time.perf_counter() - started) / 5 < 0.25  # 100 ms target, slack for a busy CI
+
+
+def test_without_a_photo_model_the_page_says_so(tmp_path, model_store):
+    settings = Settings.from_env(
+        {}, instance_path=tmp_path, model_store=model_store, models=("digits-knn",)
+    )
+    client = create_app(settings).test_client()
+    page = client.get("/photo")
+    assert page.status_code == 503 and "not loaded" in page_error(page)
+    assert upload(client, "/photo", chelsea_jpeg()).status_code == 503

@@ -115,6 +115,9 @@
     classify(file);
   }
 
+  // A file named like an image that is not one: no broken-image icon, the message says why.
+  els.preview.addEventListener("error", () => show("preview-figure", false));
+
   input.addEventListener("change", () => {
     if (input.files.length) classify(input.files[0]);
   });
