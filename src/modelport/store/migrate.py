@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, text
 
 from modelport.store.db import Store, sqlite_path
@@ -22,12 +20,10 @@ from modelport.store.db import Store, sqlite_path
 MIGRATIONS = Path(__file__).with_name("migrations")
 PG_LOCK_KEY = 0x6D6F64656C706F72  # "modelpor"
 
-# Alembic says a dozen lines at INFO on every start of every worker; keep its warnings only.
-if logging.getLogger("alembic").level == logging.NOTSET:
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
+def alembic_config(connection: Connection):
+    from alembic.config import Config
 
-def alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -35,6 +31,12 @@ def alembic_config(connection: Connection) -> Config:
 
 
 def upgrade(store: Store, revision: str = "head") -> None:
+    # Alembic says a dozen lines at INFO on every start of every worker (some as soon as
+    # it is imported, hence the imports in here); keep its warnings.
+    if logging.getLogger("alembic").level == logging.NOTSET:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    from alembic import command
+
     with _migration_lock(store), store.engine.connect() as connection:
         if not store.is_sqlite:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})

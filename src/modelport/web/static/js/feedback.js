@@ -173,5 +173,19 @@
     return root;
   }
 
+  // Pages can also say where feedback goes without script of their own: a button with
+  // data-feedback-for="<prediction id>", data-model and data-predicted is replaced by the
+  // widget when clicked (the history page does this for rows nobody has judged yet).
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-feedback-for]");
+    if (!button) return;
+    const widget = mount(button.parentElement, {
+      predictionId: button.dataset.feedbackFor,
+      model: button.dataset.model,
+      predicted: button.dataset.predicted,
+    });
+    widget.querySelector("button").focus();
+  });
+
   window.modelportFeedback = { mount: mount };
 })();
