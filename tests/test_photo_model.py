@@ -101,6 +101,20 @@ def test_without_torch_the_export_names_the_extra_to_install(tmp_path):
     assert not (tmp_path / "efficientnet-lite0" / "model.onnx").exists()
 
 
+def test_serving_without_torch_says_what_to_install(tmp_path, monkeypatch):
+    """The app exports at first start in a child process; its refusal reaches the loader."""
+    fake = tmp_path / "site" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(fake.parent))
+    store = ModelStore(tmp_path / "store")
+    with pytest.raises(export_module.ExportUnavailable, match=r"modelport\[train\]"):
+        efficientnet.load(store)
+    assert not list(store.root.glob("*/model.onnx"))
+
+
 def test_preprocessing_crops_the_centre_and_scales_to_minus_one_one():
     # Left third black, middle white, right third black: the centre crop sees only white.
     image = Image.new("RGB", (900, 300), "black")

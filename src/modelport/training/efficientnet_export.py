@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import fcntl
 import io
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ ARTIFACT = "model.onnx"
 INPUT_SIZE = 224
 OPSET = 17
 INSTALL_HINT = "pip install 'modelport[train]'"
+EXIT_UNAVAILABLE = 2
 
 
 class ExportUnavailable(RuntimeError):
@@ -53,15 +56,26 @@ def is_current(store: ModelStore, weights_sha256: str) -> bool:
 def ensure_exported(store: ModelStore) -> Path:
     """The store's ONNX file, exported first if it is missing or from other weights.
 
-    Several gunicorn workers may start at once: a lock file lets one export while the
-    others wait and then find the fresh file.
+    The export runs in a child process so that the serving process never imports
+    PyTorch: its hundreds of MB would be copied into every forked worker, and its thread
+    pools, started in the parent, crash forked workers when they exit. Several workers
+    may start at once: a lock file lets one export while the others wait for the file.
     """
     sha = file_sha256(weights_path())
     if not is_current(store, sha):
         with _export_lock(store):
             if not is_current(store, sha):
-                export(store, progress=False)
+                _export_in_child(store)
     return store.root / NAME / ARTIFACT
+
+
+def _export_in_child(store: ModelStore) -> None:
+    command = [sys.executable, "-m", __name__, str(store.root)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = ((done.stderr or done.stdout).strip().splitlines() or ["no output"])[-1]
+        unavailable = done.returncode == EXIT_UNAVAILABLE
+        raise ExportUnavailable(last if unavailable else f"Exporting {NAME} failed: {last}")
 
 
 def reference_model(path: Path | None = None) -> Any:
@@ -132,6 +146,17 @@ def _import_torch() -> tuple[Any, Any]:
     return torch, efficientnet_lite_pytorch
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m modelport.training.efficientnet_export STORE``: what ``load`` runs."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        export(ModelStore(Path(args[0])), progress=False)
+    except ExportUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    return 0
+
+
 @contextmanager
 def _export_lock(store: ModelStore) -> Iterator[None]:
     lock = store.folder(NAME) / ".export.lock"
@@ -141,3 +166,7 @@ def _export_lock(store: ModelStore) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
