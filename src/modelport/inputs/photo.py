@@ -71,4 +71,3 @@ def thumbnail_jpeg(image: Image.Image, size: tuple[int, int], quality: int = 85)
     buffer = io.BytesIO()
     shown.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
-
