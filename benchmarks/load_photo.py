@@ -74,6 +74,7 @@ def main() -> None:
     try:
         url = server.url + "/api/v1/models/efficientnet-lite0/predict"
         serving.wrk(url, body, "image/jpeg", options.connections, 3)  # warm
+        cpu_before = server.cpu_seconds()
         result = serving.wrk(url, body, "image/jpeg", options.connections, options.seconds)
         serving.report(
             f"photo: 450x300 JPEG ({len(body)} B) to efficientnet-lite0,"
@@ -85,6 +86,9 @@ def main() -> None:
                 "p50 ms": result.p50_ms,
                 "p99 ms": result.p99_ms,
                 "requests": result.requests,
+                "server CPU ms per request": round(
+                    (server.cpu_seconds() - cpu_before) * 1000 / max(result.requests, 1), 2
+                ),
                 "errors": result.errors,
                 "RSS MB": {k: round(v) for k, v in server.rss_mb().items()},
                 "load average (1, 5, 15 min)": serving.load_average(),

@@ -47,6 +47,15 @@ class Server:
             sizes[f"worker{index + 1}"] = _rss_mb(pid)
         return sizes
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and the live workers (user + system)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.process.pid, *self.workers()]:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
     def stop(self) -> None:
         self.process.terminate()
         try:

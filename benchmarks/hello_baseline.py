@@ -1,0 +1,79 @@
+"""The floor of the stack, to read the other figures against on a shared machine: a
+Flask "hello" that only parses the same JSON body as ``load_digits.py`` and answers
+"7", on gunicorn with the same workers and threads as ``modelport serve``'s defaults.
+
+    .venv/bin/python benchmarks/hello_baseline.py [--connections 16] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import serving  # noqa: E402
+from load_digits import canvas_png  # noqa: E402
+
+from modelport.cli.serve import default_threads, default_workers  # noqa: E402
+
+APP = """
+from flask import Flask, request
+app = Flask(__name__)
+
+@app.post("/api/predict")
+def predict():
+    body = request.get_json(force=True)
+    return "7" if body.get("image") else "?"
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=20)
+    options = parser.parse_args()
+    body = json.dumps(
+        {"image": "data:image/png;base64," + base64.b64encode(canvas_png()).decode()}
+    ).encode()
+    folder = Path(serving.tempfile.mkdtemp(prefix="modelport-hello-"))
+    (folder / "hello.py").write_text(APP)
+    port = serving.free_port()
+    workers, threads = default_workers(), default_threads()
+    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+    command += ["--threads", str(threads), "-k", "gthread", "--chdir", str(folder), "hello:app"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL, env=os.environ)
+    try:
+        url = f"http://127.0.0.1:{port}/api/predict"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(urllib.request.Request(url, body), timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        serving.wrk(url, body, "application/json", options.connections, 2)
+        result = serving.wrk(url, body, "application/json", options.connections, options.seconds)
+        serving.report(
+            f"Flask hello parsing the same JSON, gunicorn {workers}x{threads} gthread,"
+            f" {options.connections} connections, {options.seconds} s",
+            {
+                "requests/s": round(result.requests_per_s),
+                "p50 ms": result.p50_ms,
+                "p99 ms": result.p99_ms,
+                "errors": result.errors,
+                "load average (1, 5, 15 min)": serving.load_average(),
+            },
+        )
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+if __name__ == "__main__":
+    main()
