@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: Chromium for the browser tests, PostgreSQL for the store tests.
+# Debian packages the tests use: Chromium for the browser tests, PostgreSQL for the store
+# tests; wrk drives the load benchmarks (benchmarks/).
 set -euo pipefail
-packages=(chromium postgresql fonts-dejavu-core)
+packages=(chromium postgresql fonts-dejavu-core wrk)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
