@@ -7,10 +7,12 @@ import io
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +174,20 @@ def drawn_one(size=(280, 280), background=(0, 0, 0, 0), ink=(0, 0, 0, 255), widt
     image = Image.new("RGBA", size, background)
     draw = ImageDraw.Draw(image)
     w, h = size
-    stroke = [(w * 0.45, h * 0.3), (w * 0.55, h * 0.18), (w * 0.55, h * 0.82)]
+    x = w * 0.55  # the glyph keeps its shape whatever the canvas's aspect
+    stroke = [(x - h * 0.07, h * 0.27), (x, h * 0.18), (x, h * 0.82)]
     draw.line(stroke, fill=ink, width=width)
     return png_bytes(image)
+
+
+def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
+    """A tiny PNG file that claims width x height pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (1 + width // 8) * 64, 9)
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks

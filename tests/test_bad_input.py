@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import io
+import json
 import os
-import struct
-import zlib
 
 import pytest
-from conftest import data_uri, drawn_one, png_bytes
+from conftest import data_uri, drawn_one, png_bomb, png_bytes
 from PIL import Image
 
 from modelport.app import create_app
 
 
-def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
-    """A tiny PNG file that claims width x height pixels (a decompression bomb)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    rows = zlib.compress(b"\0" * (1 + width // 8) * 64, 9)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
-
-
 def blank(mode: str, colour) -> bytes:
     return png_bytes(Image.new(mode, (280, 280), colour))
+
+
+def image_body(data: bytes, mime: str = "image/png", **fields) -> str:
+    return json.dumps({"image": data_uri(data, mime), **fields})
 
 
 TRUNCATED_PNG = drawn_one()[:200]
@@ -39,13 +30,13 @@ CASES = {
     "image not a string": (b'{"image": 42}', "application/json", 400, "invalid_image"),
     "invalid base64": (b'{"image": "data:image/png;base64,@@@"}', None, 400, "invalid_base64"),
     "not base64 encoded": (b'{"image": "data:image/png,abc"}', None, 400, "invalid_data_uri"),
-    "text data URI": ('{"image": "%s"}' % data_uri(b"hello", "text/plain"), None, 415, "not_an_image"),
-    "data URI of a non-image": ('{"image": "%s"}' % data_uri(b"%PDF-1.4 x"), None, 415, "unsupported_format"),
-    "truncated PNG": ('{"image": "%s"}' % data_uri(TRUNCATED_PNG), None, 422, "corrupt_image"),
-    "decompression bomb": ('{"image": "%s"}' % data_uri(png_bomb()), None, 413, "too_many_pixels"),
-    "transparent empty canvas": ('{"image": "%s"}' % data_uri(blank("RGBA", (0, 0, 0, 0))), None, 422, "empty_drawing"),
-    "white empty canvas": ('{"image": "%s"}' % data_uri(blank("RGB", "white")), None, 422, "empty_drawing"),
-    "unknown model": ('{"image": "%s", "model": "nope"}' % data_uri(drawn_one()), None, 404, "unknown_model"),
+    "text data URI": (image_body(b"hello", "text/plain"), None, 415, "not_an_image"),
+    "data URI of a non-image": (image_body(b"%PDF-1.4 x"), None, 415, "unsupported_format"),
+    "truncated PNG": (image_body(TRUNCATED_PNG), None, 422, "corrupt_image"),
+    "decompression bomb": (image_body(png_bomb()), None, 413, "too_many_pixels"),
+    "transparent canvas": (image_body(blank("RGBA", (0, 0, 0, 0))), None, 422, "empty_drawing"),
+    "white empty canvas": (image_body(blank("RGB", "white")), None, 422, "empty_drawing"),
+    "unknown model": (image_body(drawn_one(), model="nope"), None, 404, "unknown_model"),
 }  # fmt: skip
 
 
@@ -53,7 +44,9 @@ CASES = {
 def test_classic_route_refuses_bad_input_clearly(client, case):
     body, content_type, status, code = CASES[case]
     body = body.encode() if isinstance(body, str) else body
-    response = client.post("/api/predict", data=body, content_type=content_type or "application/json")
+    response = client.post(
+        "/api/predict", data=body, content_type=content_type or "application/json"
+    )
     assert response.status_code == status
     answer = response.get_json()
     assert answer["error"] == code
@@ -82,7 +75,9 @@ def test_v1_refuses_a_form_without_file_and_a_bad_top_k(client):
     assert no_file.status_code == 400 and no_file.get_json()["error"] == "missing_file"
     for top_k in ("0", "21", "many"):
         bad = client.post(
-            f"/api/v1/models/digits/predict?top_k={top_k}", data=drawn_one(), content_type="image/png"
+            f"/api/v1/models/digits/predict?top_k={top_k}",
+            data=drawn_one(),
+            content_type="image/png",
         )
         assert bad.status_code == 400 and bad.get_json()["error"] == "invalid_top_k"
 
@@ -145,7 +140,9 @@ def test_pages_show_a_friendly_message_not_json(client):
 
 def test_an_upload_field_that_is_not_json_is_refused(client):
     response = client.post(
-        "/api/predict", data={"file": (io.BytesIO(b"x"), "a.png")}, content_type="multipart/form-data"
+        "/api/predict",
+        data={"file": (io.BytesIO(b"x"), "a.png")},
+        content_type="multipart/form-data",
     )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_json"

@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from conftest import data_uri
+from conftest import data_uri, png_bomb
 from photo_samples import (
     CAT_CLASSES,
     COFFEE_CLASSES,
@@ -23,7 +23,6 @@ from photo_samples import (
     truncated_jpeg,
 )
 from PIL import Image
-from test_bad_input import png_bomb
 
 from modelport.app import create_app
 from modelport.config import Settings
