@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 from conftest import data_uri, drawn_one
@@ -128,12 +129,16 @@ def test_metrics_time_predictions_per_model_and_count_refusals(client):
     )
 
 
-def test_metrics_name_the_recorder_hooks(client):
-    from modelport import telemetry
-
+def test_metrics_count_the_predictions_recorded(client, app):
     before = sample_value(client, "modelport_predictions_recorded_total")
-    telemetry.PREDICTIONS_RECORDED.inc(3)
+    for _ in range(3):
+        response = client.post("/api/predict", json={"image": data_uri(drawn_one())})
+        assert response.status_code == 200
+    assert app.extensions["modelport"].recorder.flush(timeout=10)
     assert sample_value(client, "modelport_predictions_recorded_total") == before + 3
+
+
+def test_metrics_name_every_family(client):
     text = client.get("/metrics").get_data(as_text=True)
     for name in (
         "modelport_predictions_not_recorded_total",
@@ -168,8 +173,36 @@ def test_each_request_is_one_json_log_line_with_its_id(client):
     assert entry["duration_ms"] >= 0
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
 def test_probes_refuse_other_methods_with_json(client, path):
     response = client.post(path)
     assert response.status_code == 405
     assert response.get_json()["error"] == "method_not_allowed"
+
+
+def test_a_program_asking_for_json_gets_json_errors_outside_the_api(client):
+    response = client.get("/no-such-page", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+    page = client.get("/no-such-page", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+
+
+def test_request_ids_are_unique_across_threads_and_forked_children():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modelport.web.observability import _Ids
+
+    ids = _Ids()
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: ids.next(), range(2000)))
+    assert len(set(made)) == 2000
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only reports its id
+        os.write(writer, ids.next().encode())
+        os._exit(0)
+    os.close(writer)
+    from_child = os.read(reader, 64).decode()
+    os.waitpid(child, 0)
+    assert from_child[:20] != made[0][:20]

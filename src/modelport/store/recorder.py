@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from modelport import telemetry
 from modelport.service import PredictionEvent
 from modelport.store.db import Store
 from modelport.store.images import drawing_as_stored, thumbnail_jpeg
@@ -67,7 +68,7 @@ class SqlRecorder:
 
     def record(self, event: PredictionEvent) -> None:
         if self._closed:
-            self.stats.dropped += 1
+            self._lost("dropped", 1)
             return
         self._ensure_writer()
         with self._idle:
@@ -76,7 +77,7 @@ class SqlRecorder:
             self._queue.put_nowait(event)
         except queue.Full:
             self._done(1)
-            self.stats.dropped += 1
+            self._lost("dropped", 1)
             log.error("prediction %s not recorded: the recording queue is full", event.id)
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -126,7 +127,7 @@ class SqlRecorder:
             try:
                 rows.append(self._row(event))
             except Exception:
-                self.stats.failed += 1
+                self._lost("failed", 1)
                 log.exception("prediction %s not recorded: its input could not be kept", event.id)
         if not rows:
             return
@@ -139,11 +140,12 @@ class SqlRecorder:
                     log.warning("recording %d predictions failed, retrying", len(rows))
                     time.sleep(0.2 * attempt)
                     continue
-                self.stats.failed += len(rows)
+                self._lost("failed", len(rows))
                 log.exception("%d predictions not recorded", len(rows))
                 return
             self.stats.recorded += len(rows)
             self.stats.batches += 1
+            telemetry.PREDICTIONS_RECORDED.inc(len(rows))
             return
 
     def _row(self, event: PredictionEvent) -> dict[str, Any]:
@@ -166,6 +168,10 @@ class SqlRecorder:
             "score": best.score,
             "latency_ms": event.latency_ms,
         }
+
+    def _lost(self, how: str, count: int) -> None:
+        setattr(self.stats, how, getattr(self.stats, how) + count)
+        telemetry.PREDICTIONS_NOT_RECORDED.inc(count)
 
     def _done(self, count: int) -> None:
         with self._idle:

@@ -34,8 +34,15 @@ FRIENDLY = {
 }
 
 
+MACHINE_PATHS = {"/healthz", "/readyz", "/metrics"}
+
+
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path in {"/healthz", "/readyz"}
+    """API and probe callers are programs; a browser asking for a page gets a page."""
+    if request.path.startswith("/api/") or request.path in MACHINE_PATHS:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
 
 
 def error_response(code: str, detail: str, status: int) -> Response:

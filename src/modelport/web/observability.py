@@ -48,17 +48,18 @@ class _Ids:
     """Unique ids without a system call each: a random per-process prefix and a counter.
 
     ``uuid4`` reads the kernel's random source on every request, which showed up in the
-    profile; a fork gets a new prefix.
+    profile. A forked child draws a new prefix before it runs anything else.
     """
 
     def __init__(self) -> None:
-        self._pid = -1
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._prefix = uuid.uuid4().hex[:20]
+        self._counter = itertools.count(1)
 
     def next(self) -> str:
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._prefix = uuid.uuid4().hex[:20]
-            self._counter = itertools.count(1)
         return f"{self._prefix}{next(self._counter):012x}"
 
 
