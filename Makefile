@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   installs Modelport into .venv and serves it on http://127.0.0.1:5000
-#   make test  installs it with the test tools (and Chromium, via apt, when missing) and runs every check
+#   make test  installs it with the test tools (Chromium and PostgreSQL via apt when missing)
+#              and runs every check, with a throwaway PostgreSQL server for the store tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run dev test lint format install install-dev browser clean
+.PHONY: run dev test lint format install install-dev system-packages clean
 
 run: install
 	$(BIN)/modelport serve --host $(HOST) --port $(PORT)
@@ -16,10 +17,8 @@ run: install
 dev: install
 	$(BIN)/modelport serve --dev --host $(HOST) --port $(PORT)
 
-test: install-dev browser
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: install-dev system-packages
+	BIN=$(BIN) scripts/run-tests.sh $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -43,8 +42,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[train,dev]'
 	touch $@ $(VENV)/.installed-run
 
-browser:
-	@command -v chromium >/dev/null 2>&1 || scripts/install-system-packages.sh
+system-packages:
+	@command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| scripts/install-system-packages.sh
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -5,11 +5,14 @@
 #   scripts/start-postgres.sh --stop DIR     # stops it again (DIR is MODELPORT_TEST_POSTGRES_DIR)
 #
 # Only `export ...` lines go to stdout; progress goes to stderr. Uses Debian's postgresql
-# binaries (PGBIN, default /usr/lib/postgresql/15/bin). As root the server runs as the
+# binaries (PGBIN, default the newest /usr/lib/postgresql/*/bin). As root the server runs as the
 # `postgres` user, since PostgreSQL refuses to run as root.
 set -euo pipefail
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+newest_pgbin() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+PGBIN=${PGBIN:-$(newest_pgbin)}
 DB_NAME=${MODELPORT_TEST_POSTGRES_DB:-modelport}
 DB_USER=modelport
 

@@ -29,6 +29,8 @@ NO_POSTGRES = (
 
 def postgres_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
+    if not url and os.environ.get("MODELPORT_REQUIRE_POSTGRES"):
+        pytest.fail(NO_POSTGRES)
     if not url:
         pytest.skip(NO_POSTGRES)
     return url
