@@ -9,7 +9,7 @@
   const input = document.getElementById("file");
   const els = Object.fromEntries(
     ["dropzone", "preview", "preview-figure", "preview-name", "error", "busy", "placeholder",
-     "result", "best", "bars", "meta", "bar-template"]
+     "result", "best", "bars", "meta", "feedback", "bar-template"]
       .map((id) => [id, document.getElementById(id)])
   );
   const HIGHLIGHT = ["border-primary", "bg-primary-subtle"];
@@ -64,9 +64,18 @@
     els.best.textContent = answer.predictions.length ? answer.predictions[0].label : "";
     els.meta.textContent = `${answer.model} ${answer.version} · ${Math.round(answer.latency_ms)} ms`;
     els.result.dataset.predictionId = answer.id || "";
+    mountFeedback(answer.id, answer.model, els.best.textContent);
     show("busy", false);
     show("error", false);
     show("result", true);
+  }
+
+  function mountFeedback(predictionId, model, predicted) {
+    if (!window.modelportFeedback || !predictionId) {
+      els.feedback.replaceChildren();
+      return;
+    }
+    window.modelportFeedback.mount(els.feedback, { predictionId, model, predicted });
   }
 
   async function classify(file) {
@@ -113,6 +122,11 @@
       // Older browsers cannot set input.files; the fetch below does not need it.
     }
     classify(file);
+  }
+
+  // A result rendered by the server (the form was posted before this script ran).
+  if (els.result.dataset.predictionId) {
+    mountFeedback(els.result.dataset.predictionId, form.dataset.model, els.best.textContent);
   }
 
   // A file named like an image that is not one: no broken-image icon, the message says why.
