@@ -26,23 +26,57 @@ def train_command(model: str, epochs: int | None, seed: int, with_feedback: bool
 
         metrics = digits_knn.train(store, seed=seed)
     elif model == "digits":
-        from modelport.training import digits
-
-        options = {"seed": seed} | ({"epochs": epochs} if epochs else {})
-        if with_feedback:
-            options["extra"] = _feedback_drawings(settings)
-        metrics = digits.train(store, **options)
+        metrics = _train_digits(settings, store, epochs, seed, with_feedback)
     else:
         from modelport.training import efficientnet_export
 
-        metrics = efficientnet_export.export(store)
+        try:
+            metrics = efficientnet_export.export(store)
+        except efficientnet_export.ExportUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(metrics, indent=2, default=str))
 
 
-def _feedback_drawings(settings: Settings):
-    from modelport.store.feedback import corrected_drawings
+def _train_digits(
+    settings: Settings, store: ModelStore, epochs: int | None, seed: int, with_feedback: bool
+) -> dict:
+    from modelport.training import digits
 
-    return corrected_drawings(settings)
+    options = {"seed": seed} | ({"epochs": epochs} if epochs else {})
+    before = None
+    if with_feedback:
+        options["extra"] = _feedback_drawings(settings)
+        before = _held_out_accuracy(store)
+    try:
+        metrics = digits.train(store, **options)
+    except ModuleNotFoundError as exc:
+        hint = f"training needs {exc.name}: pip install 'modelport[train]'"
+        raise click.ClickException(hint) from None
+    if with_feedback:
+        shown = "no model" if before is None else f"{before:.4f}"
+        after = metrics["validation_accuracy"]
+        click.echo(f"held-out accuracy before: {shown}, after: {after:.4f}", err=True)
+    return metrics
+
+
+def _feedback_drawings(settings: Settings):
+    from modelport.store.db import Store
+    from modelport.store.learning import corrected_drawings
+
+    store = Store(settings.database)
+    store.upgrade()
+    images, labels = corrected_drawings(store)
+    click.echo(f"adding {len(labels)} corrected drawings to the training data", err=True)
+    return images, labels
+
+
+def _held_out_accuracy(store: ModelStore) -> float | None:
+    from modelport.training import digits
+
+    try:
+        return digits.evaluate(store)["accuracy"]
+    except FileNotFoundError:
+        return None
 
 
 @click.command("eval")

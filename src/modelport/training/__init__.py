@@ -1,0 +1,1 @@
+"""Training and export; these modules may import PyTorch, the serving path never does."""
