@@ -1,0 +1,86 @@
+"""Correcting a prediction from the history page in Chromium, and the model learning it."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+from conftest import data_uri, drawn_one, start_server, stop_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def learning_server(tmp_path_factory):
+    """A server of its own (2 workers): what its digits-knn learns stays in its own store."""
+    root = tmp_path_factory.mktemp("history-browser")
+    server = start_server(root, root / "models", ("digits-knn",), args=("--workers", "2"))
+    yield server
+    stop_server(server)
+
+
+def predict(url: str, drawing: bytes) -> dict:
+    request = urllib.request.Request(
+        url + "/api/predict",
+        data=json.dumps({"image": data_uri(drawing)}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_correct_a_drawing_from_the_history_page(learning_server, page):
+    url = learning_server.url
+    drawing = drawn_one(size=(240, 320))
+    made = predict(url, drawing)
+    correction = "7" if made["digit"] != 7 else "4"
+
+    page.goto(url + "/history")
+    row = page.locator(f'tr[data-prediction-id="{made["id"]}"]')
+    row.get_by_role("button", name="Give feedback").click()
+    row.get_by_role("button", name="Wrong? It is: …").click()
+    row.get_by_role("button", name=correction, exact=True).click()
+    status = row.get_by_role("status")
+    status.filter(has_text="Thanks").wait_for()
+    assert f"recorded as {correction}" in status.inner_text()
+    assert "learned" in status.inner_text()
+
+    page.goto(url + "/history?corrected=true")
+    corrected = page.locator(f'tr[data-prediction-id="{made["id"]}"]')
+    assert correction in corrected.locator(".history-feedback").inner_text()
+    image = corrected.locator("img")
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 240
+
+    # Both workers answer the same drawing with the correction now.
+    answers = {predict(url, drawing)["digit"] for _ in range(8)}
+    assert answers == {int(correction)}
+
+
+def test_the_class_search_for_models_with_many_labels(learning_server, page):
+    url = learning_server.url
+    made = predict(url, drawn_one())
+    page.goto(url + "/history")
+    labels = [str(d) for d in range(10)] + [f"not a digit {i}" for i in range(10)]
+    page.evaluate(
+        """([id, labels, predicted]) => {
+            const box = document.createElement("div");
+            box.id = "widget";
+            document.querySelector("main").prepend(box);
+            window.modelportFeedback.mount(box, {
+                predictionId: id, model: "digits-knn", labels: labels, predicted: predicted});
+        }""",
+        [made["id"], labels, str(made["digit"])],
+    )
+    widget = page.locator("#widget")
+    widget.get_by_role("button", name="Wrong? It is: …").click()
+    search = widget.get_by_label("The right class")
+    search.fill("no such class")
+    widget.get_by_role("button", name="Send").click()
+    widget.get_by_role("status").filter(has_text="Pick one of the model's classes").wait_for()
+    search.fill("3")
+    widget.get_by_role("button", name="Send").click()
+    widget.get_by_role("status").filter(has_text="Thanks").wait_for()
+    with urllib.request.urlopen(url + "/api/v1/predictions?corrected=true", timeout=10) as r:
+        listed = json.loads(r.read())["predictions"]
+    assert [p["feedback"]["label"] for p in listed if p["id"] == made["id"]] == ["3"]
