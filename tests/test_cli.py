@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import drawn_one
+from conftest import data_uri, drawn_one
 
 from modelport.cli import main
+from modelport.models.store import BUNDLED
 
 
 @pytest.fixture
@@ -83,3 +84,47 @@ def test_module_entry_point_has_help():
     )
     for command in ("serve", "train", "predict", "models"):
         assert command in result.stdout
+
+
+def test_eval_digits_prints_accuracy_and_the_confusion_matrix(cli_runner, cli_env):
+    result = cli_runner.invoke(main, ["eval", "digits"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    first, _, header, *rows = result.stdout.splitlines()
+    accuracy = float(first.split()[1])
+    assert accuracy >= 0.97 and "250 held-out digits" in first
+    assert header.split() == [str(d) for d in range(10)]
+    matrix = [[int(n) for n in row.split()[1:]] for row in rows]
+    assert len(matrix) == 10 and sum(map(sum, matrix)) == 250
+    assert sum(matrix[d][d] for d in range(10)) == round(accuracy * 250)
+
+
+def test_train_digits_with_feedback_adds_corrections_and_reports_before_and_after(
+    cli_runner, tmp_path, model_store
+):
+    from modelport.app import create_app
+    from modelport.config import Settings
+
+    settings = Settings.from_env({}, instance_path=tmp_path, models=("digits",))
+    app = create_app(settings)
+    client = app.test_client()
+    made = client.post(
+        "/api/predict",
+        json={"image": data_uri(drawn_one())},
+        headers={"Accept": "application/json"},
+    ).get_json()
+    assert app.extensions["modelport"].recorder.flush(timeout=10)
+    feedback = client.post(f"/api/v1/predictions/{made['id']}/feedback", json={"label": "4"})
+    assert feedback.status_code == 200
+
+    env = {"MODELPORT_INSTANCE_PATH": str(tmp_path)}
+    result = cli_runner.invoke(
+        main, ["train", "digits", "--epochs", "1", "--with-feedback"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert metrics["training_sources"]["extra"] == 1
+    assert "adding 1 corrected drawings" in result.stderr
+    shipped = json.loads((BUNDLED / "digits" / "metrics.json").read_text())
+    before = f"held-out accuracy before: {shipped['validation_accuracy']:.4f}, after: "
+    assert before in result.stderr
+    assert (tmp_path / "models" / "digits" / "model.onnx").is_file()
