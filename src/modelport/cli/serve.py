@@ -129,6 +129,9 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
         "keepalive": 5,
         "accesslog": None,  # each request is logged once, as JSON, by the app
         "errorlog": "-",
+        # One path per user ($HOME/.gunicorn/gunicorn.ctl): a second server would take it
+        # over from the first. Nothing here uses gunicornc.
+        "control_socket_disable": True,
     }
 
 
