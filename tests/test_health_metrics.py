@@ -130,6 +130,7 @@ def test_metrics_time_predictions_per_model_and_count_refusals(client):
 
 
 def test_metrics_count_the_predictions_recorded(client, app):
+    assert app.extensions["modelport"].recorder.flush(timeout=10)  # earlier tests' predictions
     before = sample_value(client, "modelport_predictions_recorded_total")
     for _ in range(3):
         response = client.post("/api/predict", json={"image": data_uri(drawn_one())})

@@ -39,6 +39,38 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, separators=(",", ":"))
 
 
+class LineWriter(logging.Handler):
+    """Each record as one line, written to a file descriptor with a single ``os.write``.
+
+    ``logging.StreamHandler`` takes a lock and writes and flushes a text stream on every
+    record; with a line per request and a worker's threads contending for that lock it
+    cost an eighth of a digit prediction's CPU. One ``write`` of a whole line needs no lock:
+    lines from threads and workers sharing the descriptor do not interleave.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+
+    def createLock(self) -> None:  # noqa: N802 - logging's name
+        self.lock = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = memoryview((self.format(record) + "\n").encode())
+            while line:
+                line = line[os.write(self.fd, line) :]
+        except Exception:
+            self.handleError(record)
+
+
+def _stderr_handler() -> logging.Handler:
+    try:
+        return LineWriter(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # stderr replaced by something without a fd
+        return logging.StreamHandler(sys.stderr)
+
+
 def request_id() -> str:
     """This request's id (also usable from views and error handlers)."""
     return g.get("request_id") or ""
@@ -78,7 +110,7 @@ def _route() -> str:
 
 def init_app(app: Flask) -> None:
     if not access_log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _stderr_handler()
         handler.setFormatter(JsonLines())
         access_log.addHandler(handler)
         access_log.setLevel(logging.INFO)
