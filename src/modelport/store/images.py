@@ -6,6 +6,7 @@ import io
 
 from PIL import Image
 
+from modelport.inputs import photo
 from modelport.inputs.decode import sniff_format
 
 THUMBNAIL_SIZE = 256
@@ -15,16 +16,7 @@ MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "i
 
 def thumbnail_jpeg(image: Image.Image, size: int = THUMBNAIL_SIZE) -> bytes:
     """A JPEG no larger than ``size`` px on its longer side, for history pages."""
-    small = image.copy()
-    small.thumbnail((size, size), Image.Resampling.LANCZOS)
-    if small.mode != "RGB":
-        ground = Image.new("RGB", small.size, (255, 255, 255))
-        rgba = small.convert("RGBA")
-        ground.paste(rgba, mask=rgba.getchannel("A"))
-        small = ground
-    buffer = io.BytesIO()
-    small.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
-    return buffer.getvalue()
+    return photo.thumbnail_jpeg(image, (size, size), THUMBNAIL_QUALITY)
 
 
 def drawing_as_stored(data: bytes, image: Image.Image) -> tuple[bytes, str]:
