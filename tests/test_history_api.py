@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from modelport.cli.db import db_command, history_command
 from modelport.config import Settings
 from modelport.store import SqlRecorder
 from modelport.store import queries as q
+from modelport.web.history import FEEDBACK_WAIT_S
 
 JSON = {"Accept": "application/json"}
 
@@ -132,6 +134,11 @@ def test_bad_feedback_is_a_json_4xx(app, client, body, status, code):
 def test_unknown_predictions_are_404(client):
     response = client.post("/api/v1/predictions/nope/feedback", json={"label": "1"})
     assert response.status_code == 404 and response.json["error"] == "unknown_prediction"
+    an_hour_ago = f"{(time.time_ns() // 1_000_000) - 3_600_000:012x}00000000"
+    started = time.monotonic()
+    response = client.post(f"/api/v1/predictions/{an_hour_ago}/feedback", json={"label": "1"})
+    assert response.status_code == 404
+    assert time.monotonic() - started < FEEDBACK_WAIT_S  # only fresh ids wait for a writer
     response = client.get("/api/v1/predictions/nope/input")
     assert response.status_code == 404 and response.json["error"] == "unknown_prediction"
 

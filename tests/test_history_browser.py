@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
 import pytest
@@ -20,6 +21,16 @@ def learning_server(tmp_path_factory):
     stop_server(server)
 
 
+def wait_until_listed(url: str, prediction_id: str) -> None:
+    """The writer stores predictions in batches every few tens of milliseconds."""
+    for _ in range(100):
+        with urllib.request.urlopen(url + "/api/v1/predictions?per_page=100", timeout=10) as r:
+            if any(p["id"] == prediction_id for p in json.loads(r.read())["predictions"]):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"prediction {prediction_id} never reached the history")
+
+
 def predict(url: str, drawing: bytes) -> dict:
     request = urllib.request.Request(
         url + "/api/predict",
@@ -35,6 +46,7 @@ def test_correct_a_drawing_from_the_history_page(learning_server, page):
     drawing = drawn_one(size=(240, 320))
     made = predict(url, drawing)
     correction = "7" if made["digit"] != 7 else "4"
+    wait_until_listed(url, made["id"])
 
     page.goto(url + "/history")
     row = page.locator(f'tr[data-prediction-id="{made["id"]}"]')

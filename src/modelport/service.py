@@ -79,6 +79,18 @@ def new_prediction_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{os.urandom(4).hex()}"
 
 
+def prediction_age_seconds(prediction_id: str) -> float | None:
+    """How long ago a prediction with this id was made; None for an id we did not make."""
+    if len(prediction_id) != 20:
+        return None
+    try:
+        made_ms = int(prediction_id[:12], 16)
+        int(prediction_id[12:], 16)
+    except ValueError:
+        return None
+    return time.time() - made_ms / 1000
+
+
 def decode_for(model: Model, data: bytes, limits: Limits) -> Image.Image:
     if model.input_kind == "photo":
         return open_photo(data, limits, draft_size=PHOTO_DRAFT_SIZE)

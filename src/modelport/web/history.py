@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from modelport.inputs import InputError
 from modelport.models.base import Model
+from modelport.service import prediction_age_seconds
 from modelport.store import Store
 from modelport.store import queries as q
 from modelport.store.charts import confusion_png
@@ -119,10 +120,13 @@ def prediction_input(prediction_id: str):
 def prediction_feedback(prediction_id: str):
     label = _label(json_body(request))
     rt = runtime()
+    age = prediction_age_seconds(prediction_id)
+    just_made = age is not None and -1 < age < FEEDBACK_WAIT_S
     flush = getattr(rt.recorder, "flush", None)
-    if flush is not None:  # made by this worker and maybe still queued
+    if just_made and flush is not None:  # made by this worker and maybe still queued
         flush(timeout=FEEDBACK_WAIT_S)
-    prediction = q.wait_for_prediction(_store(), prediction_id, FEEDBACK_WAIT_S)
+    wait = FEEDBACK_WAIT_S if just_made else 0.0  # another worker may still be writing it
+    prediction = q.wait_for_prediction(_store(), prediction_id, wait)
     if prediction is None:
         raise _unknown_prediction(prediction_id)
     model = rt.registry.models.get(prediction.model)
