@@ -32,7 +32,7 @@ def ink_from_image(image: Image.Image) -> np.ndarray:
     ground and light ink on a dark one both work, in any colour.
     """
     alpha = _alpha_channel(image)
-    if alpha is not None and alpha.min() < 255:
+    if alpha is not None and _has_transparency(alpha):
         # Only the box around non-zero alpha can hold ink, and every caller crops to the
         # ink next: converting just that box to float saves most of the work on a canvas.
         ink = _nonzero_box(alpha).astype(np.float32) * (1 / 255)
@@ -134,6 +134,13 @@ def to_digits8(ink: np.ndarray) -> np.ndarray:
 def preview_png_array(sample: np.ndarray, top: float) -> np.ndarray:
     """A uint8 picture of what a model saw (white ink on black), scaled from ``[0, top]``."""
     return np.clip(sample * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _has_transparency(alpha: np.ndarray) -> bool:
+    # A canvas's corners are transparent unless its page painted a background: looking
+    # there first spares a pass over every pixel of most drawings.
+    corners = (alpha[0, 0], alpha[0, -1], alpha[-1, 0], alpha[-1, -1])
+    return min(corners) < 255 or bool(alpha.min() < 255)
 
 
 def _nonzero_box(values: np.ndarray) -> np.ndarray:
