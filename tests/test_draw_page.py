@@ -7,17 +7,27 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def draw_seven(page) -> None:
+SEVEN = [(0.28, 0.22), (0.45, 0.22), (0.72, 0.22), (0.62, 0.45), (0.52, 0.65), (0.45, 0.82)]
+CROSS = [[(0.22, 0.22), (0.78, 0.78)], [(0.78, 0.22), (0.22, 0.78)]]  # no digit at all
+
+
+def draw(page, *strokes: list[tuple[float, float]]) -> None:
+    """Strokes as fractions of the canvas, drawn with the mouse."""
     box = page.locator("#pad").bounding_box()
 
     def at(fx: float, fy: float) -> tuple[float, float]:
         return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
 
-    page.mouse.move(*at(0.28, 0.22))
-    page.mouse.down()
-    for fx, fy in [(0.45, 0.22), (0.72, 0.22), (0.62, 0.45), (0.52, 0.65), (0.45, 0.82)]:
-        page.mouse.move(*at(fx, fy), steps=8)
-    page.mouse.up()
+    for stroke in strokes:
+        page.mouse.move(*at(*stroke[0]))
+        page.mouse.down()
+        for fx, fy in stroke[1:]:
+            page.mouse.move(*at(fx, fy), steps=8)
+        page.mouse.up()
+
+
+def draw_seven(page) -> None:
+    draw(page, SEVEN)
 
 
 def test_drawing_a_seven_with_the_mouse_shows_seven(page, live_server):
@@ -29,8 +39,24 @@ def test_drawing_a_seven_with_the_mouse_shows_seven(page, live_server):
     assert digit.inner_text().strip() == "7"
     assert page.locator("#bars .prob-row").count() == 10
     assert page.locator("#top3 li").count() == 3
+    assert page.locator("#unsure").is_hidden()
     page.wait_for_function("document.querySelector('#preview').naturalWidth === 28")
     assert "digits" in page.locator("#meta").inner_text()
+
+
+def test_a_drawing_that_is_no_digit_is_answered_not_sure(page, live_server):
+    page.goto(f"{live_server.url}/draw")
+    answers = []
+    page.on("response", lambda r: answers.append(r) if r.url.endswith("/api/predict") else None)
+    draw(page, *CROSS)
+    seen = -1
+    while seen != len(answers):  # the answer to the whole cross is the last one
+        seen = len(answers)
+        page.wait_for_timeout(500)
+    assert answers[-1].json()["top"][0]["score"] < 0.6
+    page.locator("#unsure").wait_for(state="visible")
+    assert page.locator("#unsure").inner_text() == "not sure"
+    assert page.locator("#top3 li").count() == 3
 
 
 def test_undo_and_clear_bring_back_the_empty_state(page, live_server):
