@@ -29,7 +29,7 @@ def test_defaults_are_sized_from_the_cores_this_process_may_use():
     assert options["workers"] == 3
     assert options["threads"] == 4
     assert options["worker_class"] == "gthread"
-    assert options["worker_connections"] == 8
+    assert options["worker_connections"] == 16
     assert serve.gunicorn_options("127.0.0.1", 5000, 1, 1)["worker_class"] == "sync"
 
 
@@ -167,7 +167,7 @@ def test_a_killed_worker_is_replaced_and_the_others_keep_serving(server):
 @pytest.mark.slow
 def test_a_burst_of_keep_alive_connections_is_shared_by_the_workers(server):
     host, port = server.url.removeprefix("http://").split(":")
-    connections = [http.client.HTTPConnection(host, int(port), timeout=10) for _ in range(8)]
+    connections = [http.client.HTTPConnection(host, int(port), timeout=10) for _ in range(16)]
     for connection in connections:
         connection.connect()
     time.sleep(0.5)  # every connection accepted before any request is answered
@@ -176,5 +176,5 @@ def test_a_burst_of_keep_alive_connections_is_shared_by_the_workers(server):
         connection.request("GET", "/readyz")
         pids.append(json.loads(connection.getresponse().read())["pid"])
         connection.close()
-    # 2 workers x 2 threads, 2 connections per thread: 4 each, not 7 and 1
-    assert sorted(pids.count(pid) for pid in set(pids)) == [4, 4]
+    # 2 workers x 2 threads, 4 connections per thread: 8 each, not 15 and 1
+    assert sorted(pids.count(pid) for pid in set(pids)) == [8, 8]
