@@ -113,11 +113,16 @@ def start_server(
 
 
 def stop_server(server: LiveServer) -> None:
+    """Stop it as an operator would (SIGTERM), and check that it went cleanly."""
     server.process.terminate()
     try:
-        server.process.wait(timeout=30)
+        code = server.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         server.process.kill()
+        raise AssertionError("the server did not stop within 30 s of SIGTERM") from None
+    log = (server.instance_path / "server.log").read_text(errors="replace")
+    assert "SIGABRT" not in log and "terminate called" not in log, "a worker aborted"
+    assert code == 0, f"the server exited with {code}"
 
 
 @pytest.fixture(scope="session")

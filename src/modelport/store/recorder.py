@@ -186,7 +186,8 @@ _live_recorders: weakref.WeakSet[SqlRecorder] = weakref.WeakSet()
 
 
 @atexit.register
-def _flush_at_exit() -> None:
+def flush_all() -> None:
+    """Write what every recorder of this process still holds (at exit)."""
     for recorder in list(_live_recorders):
         if not recorder.flush(timeout=10):
             log.error("exiting with predictions not yet recorded")

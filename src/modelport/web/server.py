@@ -9,6 +9,8 @@ thereby never carried across a fork.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -23,11 +25,34 @@ def child_exit(server: Any, worker: Any) -> None:
     telemetry.worker_exited(worker.pid)
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """The last thing a worker does: store what it still holds, then leave at once.
+
+    A normal interpreter exit runs the C++ static destructors of the native libraries,
+    and one of them (a thread pool set up before the fork) aborts there: the worker died
+    by SIGABRT on every other shutdown. Nothing is left to do that they could help with.
+    """
+    from modelport.store.recorder import flush_all
+
+    flush_all()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_code(sys.exc_info()[1]))
+
+
+def _exit_code(leaving: BaseException | None) -> int:
+    """The code the worker was exiting with (gunicorn's own codes included)."""
+    if isinstance(leaving, SystemExit):
+        return 0 if leaving.code is None else leaving.code if isinstance(leaving.code, int) else 1
+    return 0 if leaving is None else 1
+
+
 def worker_abort(worker: Any) -> None:
     log.error("worker %s timed out and was aborted; the master starts another", worker.pid)
 
 
-HOOKS = {"child_exit": child_exit, "worker_abort": worker_abort}
+HOOKS = {"child_exit": child_exit, "worker_exit": worker_exit, "worker_abort": worker_abort}
 
 
 class GunicornServer(BaseApplication):
