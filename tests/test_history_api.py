@@ -13,7 +13,7 @@ from PIL import Image
 from store_support import event
 
 from modelport.app import create_app
-from modelport.cli.db import db_command, history_command
+from modelport.cli import main
 from modelport.config import Settings
 from modelport.store import SqlRecorder
 from modelport.store import queries as q
@@ -191,21 +191,21 @@ def test_model_card_shows_accuracies_and_the_confusion_matrix(app, client):
 
 def test_db_upgrade_and_history_purge_commands(app, client, cli_runner, tmp_path):
     env = {"MODELPORT_INSTANCE_PATH": str(app.instance_path)}
-    result = cli_runner.invoke(db_command, ["upgrade"], env=env)
+    result = cli_runner.invoke(main, ["db", "upgrade"], env=env)
     assert result.exit_code == 0 and "0001" in result.output
     kept, gone = predict(client), predict(client)
     flush(app)
     client.post(f"/api/v1/predictions/{kept['id']}/feedback", json={"label": "8"})
     date = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
-    result = cli_runner.invoke(history_command, ["purge", "--before", date], env=env)
+    result = cli_runner.invoke(main, ["history", "purge", "--before", date], env=env)
     assert result.exit_code == 0, result.output
     assert "deleted 1 predictions" in result.output
     ids = [p["id"] for p in client.get("/api/v1/predictions").json["predictions"]]
     assert ids == [kept["id"]] and gone["id"] not in ids
     result = cli_runner.invoke(
-        history_command, ["purge", "--before", date, "--include-corrections"], env=env
+        main, ["history", "purge", "--before", date, "--include-corrections"], env=env
     )
     assert "deleted 1 predictions" in result.output
     assert q.count_predictions(app.extensions["modelport_store"]) == 0
-    bad = cli_runner.invoke(history_command, ["purge", "--before", "last tuesday"], env=env)
+    bad = cli_runner.invoke(main, ["history", "purge", "--before", "last tuesday"], env=env)
     assert bad.exit_code == 2

@@ -1,9 +1,11 @@
-"""The ``modelport`` command: serve, train, evaluate, predict, list models."""
+"""The ``modelport`` command: serve, train, evaluate, predict, list models, look after the
+prediction store."""
 
 from __future__ import annotations
 
 import click
 
+from modelport.cli.db import db_command, history_command
 from modelport.cli.models import models_command, predict_command
 from modelport.cli.serve import serve_command
 from modelport.cli.train import eval_command, train_command
@@ -20,3 +22,5 @@ main.add_command(train_command)
 main.add_command(eval_command)
 main.add_command(predict_command)
 main.add_command(models_command)
+main.add_command(db_command)
+main.add_command(history_command)
