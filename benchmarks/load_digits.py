@@ -48,24 +48,13 @@ def main() -> None:
     server = serving.start(options.model, store, shlex.split(options.serve_args))
     try:
         url = server.url + "/api/predict"
-        serving.wrk(url, body, "application/json", options.connections, 3)  # warm
-        cpu_before = server.cpu_seconds()
-        result = serving.wrk(url, body, "application/json", options.connections, options.seconds)
+        result, figures = serving.drive(
+            server, url, body, "application/json", options.connections, options.seconds
+        )
         serving.report(
             f"digits: POST /api/predict, {len(body)} B JSON, {options.connections} connections,"
             f" {options.seconds} s",
-            {
-                "requests/s": round(result.requests_per_s),
-                "p50 ms": result.p50_ms,
-                "p99 ms": result.p99_ms,
-                "requests": result.requests,
-                "server CPU ms per request": round(
-                    (server.cpu_seconds() - cpu_before) * 1000 / max(result.requests, 1), 2
-                ),
-                "errors": result.errors,
-                "RSS MB": {k: round(v) for k, v in server.rss_mb().items()},
-                "load average (1, 5, 15 min)": serving.load_average(),
-            },
+            {"requests/s": round(result.requests_per_s)} | figures,
         )
     finally:
         server.stop()

@@ -73,9 +73,9 @@ def main() -> None:
     )
     try:
         url = server.url + "/api/v1/models/efficientnet-lite0/predict"
-        serving.wrk(url, body, "image/jpeg", options.connections, 3)  # warm
-        cpu_before = server.cpu_seconds()
-        result = serving.wrk(url, body, "image/jpeg", options.connections, options.seconds)
+        result, figures = serving.drive(
+            server, url, body, "image/jpeg", options.connections, options.seconds
+        )
         serving.report(
             f"photo: 450x300 JPEG ({len(body)} B) to efficientnet-lite0,"
             f" {options.connections} connections, {options.seconds} s",
@@ -83,16 +83,8 @@ def main() -> None:
                 "ORT alone img/s by intra-op threads": {n: round(v, 1) for n, v in alone.items()},
                 "server img/s": round(result.requests_per_s, 1),
                 "server / best ORT alone": f"{result.requests_per_s / best:.0%}",
-                "p50 ms": result.p50_ms,
-                "p99 ms": result.p99_ms,
-                "requests": result.requests,
-                "server CPU ms per request": round(
-                    (server.cpu_seconds() - cpu_before) * 1000 / max(result.requests, 1), 2
-                ),
-                "errors": result.errors,
-                "RSS MB": {k: round(v) for k, v in server.rss_mb().items()},
-                "load average (1, 5, 15 min)": serving.load_average(),
-            },
+            }
+            | figures,
         )
     finally:
         server.stop()

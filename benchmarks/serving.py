@@ -171,6 +171,26 @@ def wrk(
     return WrkResult(rate, p50, p99, total, errors, text)
 
 
+def drive(
+    server: Server, url: str, body: bytes, content_type: str, connections: int, seconds: int
+) -> tuple[WrkResult, dict[str, object]]:
+    """wrk against ``url`` after a 3 s warm-up: its result, and the figures every load
+    benchmark reports (latency, server CPU per request, errors, memory, load)."""
+    wrk(url, body, content_type, connections, 3)
+    cpu_before = server.cpu_seconds()
+    result = wrk(url, body, content_type, connections, seconds)
+    cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(result.requests, 1)
+    return result, {
+        "p50 ms": result.p50_ms,
+        "p99 ms": result.p99_ms,
+        "requests": result.requests,
+        "server CPU ms per request": round(cpu_ms, 2),
+        "errors": result.errors,
+        "RSS MB": {k: round(v) for k, v in server.rss_mb().items()},
+        "load average (1, 5, 15 min)": load_average(),
+    }
+
+
 def load_average() -> str:
     return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
 
