@@ -53,6 +53,28 @@ def sketch_settings(tmp_path_factory, model_store) -> Settings:
     )
 
 
+def make_app(
+    instance_path: Path,
+    model_store: Path | None,
+    models: tuple[str, ...],
+    environ: dict[str, str] | None = None,
+    **settings,
+):
+    """A real app of its own: its instance folder, ``models`` from ``model_store`` (the
+    instance's own store when None), ``MODELPORT_*`` values from ``environ`` only."""
+    app = create_app(
+        Settings.from_env(
+            environ or {},
+            instance_path=instance_path,
+            model_store=model_store,
+            models=models,
+            **settings,
+        )
+    )
+    app.config.update(TESTING=True)
+    return app
+
+
 @pytest.fixture(scope="session")
 def app(sketch_settings):
     app = create_app(sketch_settings)

@@ -7,10 +7,8 @@ import json
 import os
 
 import pytest
-from conftest import data_uri, drawn_one, png_bomb, png_bytes
+from conftest import data_uri, drawn_one, make_app, png_bomb, png_bytes
 from PIL import Image
-
-from modelport.app import create_app
 
 
 def blank(mode: str, colour) -> bytes:
@@ -98,17 +96,9 @@ def test_wrong_method_and_unknown_api_route_are_json(client):
 
 @pytest.fixture(scope="module")
 def small_limit_client(tmp_path_factory, model_store):
-    from modelport.config import Settings
-
-    settings = Settings.from_env(
-        {},
-        instance_path=tmp_path_factory.mktemp("small-limit"),
-        model_store=model_store,
-        models=("digits-knn",),
-        max_upload_bytes=50_000,
-        max_image_pixels=1_000_000,
-    )
-    return create_app(settings).test_client()
+    limits = {"max_upload_bytes": 50_000, "max_image_pixels": 1_000_000}
+    folder = tmp_path_factory.mktemp("small-limit")
+    return make_app(folder, model_store, ("digits-knn",), **limits).test_client()
 
 
 def test_bodies_over_the_limit_get_413(small_limit_client):

@@ -9,10 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from conftest import make_app
 from PIL import Image
 
-from modelport.app import create_app
-from modelport.config import Settings
 from modelport.models import digits_knn
 from modelport.models.base import Model, ModelInfo
 from modelport.models.batching import BatchingModel, BatchPolicy, parse_policies
@@ -139,13 +138,7 @@ def test_policies_are_read_from_one_setting():
 
 
 def test_the_app_wraps_the_models_named_in_its_settings(tmp_path, model_store):
-    settings = Settings.from_env(
-        {"MODELPORT_BATCHING": "digits-knn=4/1"},
-        instance_path=tmp_path,
-        model_store=model_store,
-        models=("digits-knn",),
-    )
-    app = create_app(settings)
+    app = make_app(tmp_path, model_store, ("digits-knn",), {"MODELPORT_BATCHING": "digits-knn=4/1"})
     model = app.extensions["modelport"].registry.get("digits-knn")
     assert isinstance(model, BatchingModel)
     assert model.policy == BatchPolicy(4, 1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import data_uri, drawn_one
+from conftest import data_uri, drawn_one, make_app
 
 from modelport.cli import main
 from modelport.models.store import BUNDLED
@@ -101,11 +101,7 @@ def test_eval_digits_prints_accuracy_and_the_confusion_matrix(cli_runner, cli_en
 def test_train_digits_with_feedback_adds_corrections_and_reports_before_and_after(
     cli_runner, tmp_path, model_store
 ):
-    from modelport.app import create_app
-    from modelport.config import Settings
-
-    settings = Settings.from_env({}, instance_path=tmp_path, models=("digits",))
-    app = create_app(settings)
+    app = make_app(tmp_path, None, ("digits",))  # its own store: training writes there
     client = app.test_client()
     made = client.post(
         "/api/predict",

@@ -7,25 +7,17 @@ import logging
 import os
 
 import pytest
-from conftest import data_uri, drawn_one
+from conftest import data_uri, drawn_one, make_app
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from modelport.app import create_app
-from modelport.config import Settings
 from modelport.web.observability import JsonLines, access_log
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, model_store):
     """An app serving only the classic k-NN, which always loads (it trains in a second)."""
-    settings = Settings.from_env(
-        {},
-        instance_path=tmp_path_factory.mktemp("health"),
-        model_store=model_store,
-        models=("digits-knn",),
-    )
-    return create_app(settings)
+    return make_app(tmp_path_factory.mktemp("health"), model_store, ("digits-knn",))
 
 
 def sample_value(client, name: str, **labels: str) -> float:
@@ -55,13 +47,7 @@ def test_readyz_is_200_when_every_configured_model_is_loaded_and_warm(client, ap
 
 
 def test_readyz_is_503_with_json_when_a_configured_model_did_not_load(tmp_path, model_store):
-    settings = Settings.from_env(
-        {},
-        instance_path=tmp_path,
-        model_store=model_store,
-        models=("digits-knn", "no-such-model"),
-    )
-    client = create_app(settings).test_client()
+    client = make_app(tmp_path, model_store, ("digits-knn", "no-such-model")).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503
     answer = response.get_json()

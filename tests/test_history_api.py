@@ -8,13 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import data_uri, drawn_one
+from conftest import data_uri, drawn_one, make_app
 from PIL import Image
 from store_support import event
 
-from modelport.app import create_app
 from modelport.cli import main
-from modelport.config import Settings
 from modelport.store import SqlRecorder
 from modelport.store import queries as q
 from modelport.web.history import FEEDBACK_WAIT_S
@@ -26,12 +24,7 @@ JSON = {"Accept": "application/json"}
 def app(tmp_path_factory):
     """An app of its own: its model store learns, so no other test may share it."""
     root = tmp_path_factory.mktemp("history")
-    settings = Settings.from_env(
-        {}, instance_path=root / "instance", model_store=root / "models", models=("digits-knn",)
-    )
-    app = create_app(settings)
-    app.config.update(TESTING=True)
-    return app
+    return make_app(root / "instance", root / "models", ("digits-knn",))
 
 
 @pytest.fixture

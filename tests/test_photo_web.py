@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from conftest import data_uri, png_bomb
+from conftest import data_uri, make_app, png_bomb
 from photo_samples import (
     CAT_CLASSES,
     COFFEE_CLASSES,
@@ -24,24 +24,13 @@ from photo_samples import (
 )
 from PIL import Image
 
-from modelport.app import create_app
-from modelport.config import Settings
-
 PREDICT = "/api/v1/models/efficientnet-lite0/predict"
 CHART = "/api/v1/models/efficientnet-lite0/chart.png"
 
 
 @pytest.fixture(scope="module")
 def photo_app(tmp_path_factory, model_store):
-    settings = Settings.from_env(
-        {},
-        instance_path=tmp_path_factory.mktemp("photo-instance"),
-        model_store=model_store,
-        models=("efficientnet-lite0",),
-    )
-    app = create_app(settings)
-    app.config.update(TESTING=True)
-    return app
+    return make_app(tmp_path_factory.mktemp("photo-instance"), model_store, ("efficientnet-lite0",))
 
 
 @pytest.fixture
@@ -191,14 +180,8 @@ def test_posting_the_form_without_a_file_asks_for_one(photo):
 
 
 def test_uploads_over_the_limit_get_413(tmp_path, model_store):
-    settings = Settings.from_env(
-        {},
-        instance_path=tmp_path,
-        model_store=model_store,
-        models=("efficientnet-lite0",),
-        max_upload_bytes=20_000,
-    )
-    client = create_app(settings).test_client()
+    app = make_app(tmp_path, model_store, ("efficientnet-lite0",), max_upload_bytes=20_000)
+    client = app.test_client()
     big = chelsea_jpeg()  # 38 kB: over the file limit, under the request limit
     response = upload(client, PREDICT, big)
     assert response.status_code == 413 and response.get_json()["error"] == "too_large"
@@ -258,10 +241,7 @@ def test_a_chart_renders_well_under_100_ms(photo):
 
 
 def test_without_a_photo_model_the_page_says_so(tmp_path, model_store):
-    settings = Settings.from_env(
-        {}, instance_path=tmp_path, model_store=model_store, models=("digits-knn",)
-    )
-    client = create_app(settings).test_client()
+    client = make_app(tmp_path, model_store, ("digits-knn",)).test_client()
     page = client.get("/photo")
     assert page.status_code == 503 and "not loaded" in page_error(page)
     assert upload(client, "/photo", chelsea_jpeg()).status_code == 503
