@@ -23,8 +23,8 @@ from modelport.models.registry import LOADERS, Registry
 from modelport.models.store import ModelStore
 from modelport.telemetry import MULTIPROC_ENV
 
-# Two, not more: a worker's threads take turns at the GIL, and with 4 a digit request cost
-# 12% more CPU (4.1 vs 3.6 ms; 470 vs 530 req/s); photos were the same either way.
+# Two, not more: a worker's threads take turns at the GIL. In paired runs with 4, a digit
+# request cost more CPU (4.1 vs 3.6 ms; 470 vs 530 req/s) and photos went 69 vs 79 img/s.
 THREADS_PER_WORKER = 2
 # A gthread worker accepts while it holds fewer connections than threads x this, and keeps
 # idle ones open only up to (connections - threads). Without a cap the worker that wakes

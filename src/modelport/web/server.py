@@ -29,8 +29,9 @@ def worker_exit(server: Any, worker: Any) -> None:
     """The last thing a worker does: store what it still holds, then leave at once.
 
     A normal interpreter exit runs the C++ static destructors of the native libraries,
-    and one of them (a thread pool set up before the fork) aborts there: the worker died
-    by SIGABRT on every other shutdown. Nothing is left to do that they could help with.
+    and after a photo prediction one of them threw ``std::system_error`` there: the worker
+    died by SIGABRT at every shutdown and the master lingered. Nothing is left for those
+    destructors to do that a process exit does not.
     """
     from modelport.store.recorder import flush_all
 
