@@ -21,75 +21,112 @@ MNIST_BOX = 20
 MNIST_MIN_STROKE = 1.8  # thinnest stroke, in 28x28 pixels, the CNN sees
 BITMAP_SIZE = 32
 BITMAP_MIN_STROKE = 3.0  # in 32x32 pixels: NIST's pen filled most of a 4x4 block
+WORK_SCALE = 3  # large drawings are pooled down to between 3 and 6 times the box first
 
 
 def ink_from_image(image: Image.Image) -> np.ndarray:
-    """Ink strength per pixel, float32 in [0, 1] with 1 the strongest ink (for a drawing
-    in the alpha channel, only the box around what is drawn).
+    """Ink strength per pixel as uint8 levels, 0 where nothing is drawn (for a drawing in
+    the alpha channel, only the box around what is drawn).
 
     Transparency carries the drawing when the image has any; otherwise ink is whatever
     differs from the background colour (taken from the border), so dark ink on a light
-    ground and light ink on a dark one both work, in any colour.
+    ground and light ink on a dark one both work, in any colour. Faint ink is not
+    stretched here: :func:`fit_to_box` scales the fitted ink so its strongest pixel is 1.
     """
     alpha = _alpha_channel(image)
     if alpha is not None and _has_transparency(alpha):
         # Only the box around non-zero alpha can hold ink, and every caller crops to the
-        # ink next: converting just that box to float saves most of the work on a canvas.
-        ink = _nonzero_box(alpha).astype(np.float32) * (1 / 255)
+        # ink next: Pillow finds that box without converting the canvas.
+        box = alpha.getbbox()
+        if box is None:
+            raise _nothing_drawn()
+        ink = np.asarray(alpha.crop(box))
     else:
-        ink = np.asarray(_distance_from_background(image.convert("RGB")), dtype=np.float32)
-        ink *= 1 / 255
-    strongest = float(ink.max())
-    if strongest < MIN_CONTRAST:
+        ink = np.asarray(_distance_from_background(image.convert("RGB")))
+    if int(ink.max()) < MIN_CONTRAST * 255:
         raise _nothing_drawn()
-    if strongest < 1.0:
-        ink *= 1 / strongest
     return ink
 
 
+def as_levels(ink: np.ndarray) -> np.ndarray:
+    """uint8 levels as they are; float ink in [0, 1] rounded to levels."""
+    if ink.dtype == np.uint8:
+        return ink
+    return np.clip(ink * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _at_least(levels: np.ndarray, share: float) -> np.ndarray:
+    """Where ink is stronger than ``share`` of the strongest (an integer comparison)."""
+    return levels > np.uint8(int(share * int(levels.max())))
+
+
 def crop_to_ink(ink: np.ndarray) -> np.ndarray:
-    """The smallest rectangle holding all the ink; an empty drawing is an error."""
-    mask = ink > 0.25
+    """The smallest rectangle holding all the ink (uint8 levels); an empty drawing is an
+    error."""
+    levels = as_levels(ink)
+    mask = _at_least(levels, 0.25)
     if int(np.count_nonzero(mask)) < MIN_INK_PIXELS:
         raise _nothing_drawn()
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return levels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def stroke_width(ink: np.ndarray) -> float:
+def stroke_width(levels: np.ndarray) -> float:
     """Mean stroke width in pixels: area over half the outline of the inked shape."""
-    mask = ink > 0.5
+    mask = _at_least(levels, 0.5)
     area = int(np.count_nonzero(mask))
     if area == 0:
         return 0.0
     outline = int(np.count_nonzero(mask[:, 1:] != mask[:, :-1])) + int(
         np.count_nonzero(mask[1:, :] != mask[:-1, :])
     )
-    outline += 2 * int(mask[:, 0].sum() + mask[:, -1].sum() + mask[0, :].sum() + mask[-1, :].sum())
+    outline += 2 * (
+        int(np.count_nonzero(mask[:, 0]))
+        + int(np.count_nonzero(mask[:, -1]))
+        + int(np.count_nonzero(mask[0, :]))
+        + int(np.count_nonzero(mask[-1, :]))
+    )
     return 2.0 * area / max(outline, 1)
 
 
-def fit_to_box(ink: np.ndarray, box: int, min_stroke: float) -> np.ndarray:
-    """Scale cropped ink so its longer side is ``box`` pixels, aspect kept.
+def fit_to_box(levels: np.ndarray, box: int, min_stroke: float) -> np.ndarray:
+    """Scale cropped ink (uint8 levels) so its longer side is ``box`` pixels, aspect kept;
+    float32 with the strongest pixel 1.
 
     A thin pen on a large canvas would fade to nothing when shrunk, so strokes that would
-    end up thinner than ``min_stroke`` are widened first.
+    end up thinner than ``min_stroke`` are widened first. A large drawing is max-pooled to
+    a few times the box before that: no stroke fades in pooling, and measuring and
+    widening strokes then touches a tenth of the pixels.
     """
-    height, width = ink.shape
+    levels = max_pool(levels, max(levels.shape) // (WORK_SCALE * box))
+    height, width = levels.shape
     scale = box / max(height, width)
-    grow = min_stroke / scale - stroke_width(ink)
-    # Rounding to 8 bits keeps the order of values, so dilating after it gives the same
-    # pixels as before it, on arrays a quarter of the size.
-    levels = np.clip(ink * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    grow = min_stroke / scale - stroke_width(levels)
     if grow >= 1.0:
         levels = dilate(levels, int(round(grow / 2)))
-    picture = Image.fromarray(levels, "L")
+    picture = Image.fromarray(np.ascontiguousarray(levels), "L")
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    small = np.asarray(picture.resize(new_size, resample), dtype=np.float32) * (1 / 255)
+    small = np.asarray(picture.resize(new_size, resample), dtype=np.float32)
     peak = float(small.max())
-    return small / peak if peak > 0 else small
+    return small * (1 / peak) if peak > 0 else small
+
+
+def max_pool(levels: np.ndarray, factor: int) -> np.ndarray:
+    """Each ``factor`` x ``factor`` block (zero-padded at the edges) as its strongest level."""
+    if factor < 2:
+        return levels
+    height, width = levels.shape
+    padded = np.zeros((-(-height // factor) * factor, -(-width // factor) * factor), np.uint8)
+    padded[:height, :width] = levels
+    rows = padded[::factor].copy()
+    for offset in range(1, factor):
+        np.maximum(rows, padded[offset::factor], out=rows)
+    pooled = rows[:, ::factor].copy()
+    for offset in range(1, factor):
+        np.maximum(pooled, rows[:, offset::factor], out=pooled)
+    return pooled
 
 
 def dilate(ink: np.ndarray, radius: int) -> np.ndarray:
@@ -114,8 +151,8 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     centre_row = float(small.sum(axis=1) @ rows) / total
     centre_col = float(small.sum(axis=0) @ cols) / total
     half = MNIST_SIZE / 2 - 0.5
-    top = int(np.clip(round(half - centre_row), 0, MNIST_SIZE - height))
-    left = int(np.clip(round(half - centre_col), 0, MNIST_SIZE - width))
+    top = min(max(round(half - centre_row), 0), MNIST_SIZE - height)
+    left = min(max(round(half - centre_col), 0), MNIST_SIZE - width)
     canvas = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
     canvas[top : top + height, left : left + width] = small
     return canvas
@@ -136,26 +173,19 @@ def preview_png_array(sample: np.ndarray, top: float) -> np.ndarray:
     return np.clip(sample * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
 
 
-def _has_transparency(alpha: np.ndarray) -> bool:
+def _has_transparency(alpha: Image.Image) -> bool:
     # A canvas's corners are transparent unless its page painted a background: looking
     # there first spares a pass over every pixel of most drawings.
-    corners = (alpha[0, 0], alpha[0, -1], alpha[-1, 0], alpha[-1, -1])
-    return min(corners) < 255 or bool(alpha.min() < 255)
+    right, bottom = alpha.width - 1, alpha.height - 1
+    corners = [alpha.getpixel(xy) for xy in ((0, 0), (right, 0), (0, bottom), (right, bottom))]
+    return min(corners) < 255 or alpha.getextrema()[0] < 255
 
 
-def _nonzero_box(values: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero(values.any(axis=1))
-    if len(rows) == 0:
-        return values
-    cols = np.flatnonzero(values.any(axis=0))
-    return values[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
-def _alpha_channel(image: Image.Image) -> np.ndarray | None:
+def _alpha_channel(image: Image.Image) -> Image.Image | None:
     if image.mode in {"RGBA", "LA", "PA"}:
-        return np.asarray(image.getchannel("A"))
+        return image.getchannel("A")
     if "transparency" in image.info:
-        return np.asarray(image.convert("RGBA").getchannel("A"))
+        return image.convert("RGBA").getchannel("A")
     return None
 
 
