@@ -42,9 +42,10 @@ THREADS = 2
 OPSET = 17
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 VERIFY_TOLERANCE = 1e-4
+WIDTH = 16  # channels of the first stage: at 32, 98.8% held out and 0.34 ms a digit
 
 
-def build_network(width: int = 32) -> torch.nn.Module:
+def build_network(width: int = WIDTH) -> torch.nn.Module:
     """Three conv stages (28 -> 14 -> 7), global average pooling, one linear layer.
 
     Returns logits; :func:`_serving` adds the input normalisation and softmax for export.
@@ -77,6 +78,7 @@ def train(
     progress: bool = True,
     *,
     limit: int | None = None,
+    width: int = WIDTH,
 ) -> dict[str, Any]:
     """Train, write ``model.onnx`` and ``metrics.json`` to ``store.folder("digits")``.
 
@@ -98,7 +100,7 @@ def train(
     per_epoch = min(len(pool), SKLEARN_PER_EPOCH)
 
     generator = torch.Generator().manual_seed(seed)
-    network = build_network()
+    network = build_network(width)
     optimiser = torch.optim.AdamW(network.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     steps_per_epoch = -(-(len(always) + per_epoch) // BATCH_SIZE)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -150,6 +152,7 @@ def train(
         "train_seconds": round(train_seconds, 1),
         "epochs": epochs,
         "seed": seed,
+        "width": width,
         "parameters": int(sum(p.numel() for p in network.parameters())),
         "torch": torch.__version__,
         "onnx_opset": OPSET,
