@@ -103,11 +103,6 @@ def _incoming_id() -> str:
     return sent if _SANE_ID.match(sent) else _ids.next()
 
 
-def _route() -> str:
-    rule = request.url_rule
-    return rule.rule if rule is not None else UNMATCHED
-
-
 def init_app(app: Flask) -> None:
     if not access_log.handlers:
         handler = _stderr_handler()
@@ -128,31 +123,44 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def finish_request(response: Response) -> Response:
-        started = g.get("request_started")
+        state = g._get_current_object()  # one context lookup instead of one per field
+        started = state.get("request_started")
         if started is None:  # a request that failed before our hook ran
             return response
         seconds = time.perf_counter() - started
-        route = _route()
-        response.headers[REQUEST_ID_HEADER] = g.request_id
-        requests_total.labels(route, request.method, str(response.status_code)).inc()
+        req = request._get_current_object()
+        rule = req.url_rule
+        route = rule.rule if rule is not None else UNMATCHED
+        status = response.status_code
+        response.headers[REQUEST_ID_HEADER] = state.request_id
+        requests_total.labels(route, req.method, str(status)).inc()
         latency.labels(route).observe(seconds)
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "request_id": g.request_id,
-                        "method": request.method,
-                        "path": request.path,
-                        "route": route,
-                        "status": response.status_code,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "bytes_in": request.content_length or 0,
-                        "bytes_out": response.calculate_content_length(),
-                        "remote": request.remote_addr,
-                        "pid": pid,
-                    }
-                },
+            fields = {
+                "request_id": state.request_id,
+                "method": req.method,
+                "path": req.path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "bytes_in": req.content_length or 0,
+                "bytes_out": response.calculate_content_length(),
+                "remote": req.remote_addr,
+                "pid": pid,
+            }
+            # makeRecord and handle, not info(): info() looks up the calling source line,
+            # which no request log shows, and that was half the cost of a line.
+            access_log.handle(
+                access_log.makeRecord(
+                    access_log.name,
+                    logging.INFO,
+                    "",
+                    0,
+                    "request",
+                    None,
+                    None,
+                    extra={"fields": fields},
+                )
             )
         return response
 
