@@ -1,8 +1,13 @@
 """The floor of the stack, to read the other figures against on a shared machine: a
 Flask "hello" that only parses the same JSON body as ``load_digits.py`` and answers
-"7", on gunicorn with the same workers and threads as ``modelport serve``'s defaults.
+"7", on gunicorn with the same workers, threads and connection cap as ``modelport serve``'s
+defaults. ``--app lean`` instead runs the digit path and nothing else (decode, preprocess,
+CNN on ONNX Runtime, with Modelport's own functions and bundled model; no recording,
+logging, metrics or input checks): what ``load_digits.py`` would reach if everything
+Modelport adds around the model cost nothing.
 
-    .venv/bin/python benchmarks/hello_baseline.py [--connections 16] [--seconds 20]
+    .venv/bin/python benchmarks/hello_baseline.py [--app hello|lean] [--connections 16]
+        [--seconds 20]
 """
 
 from __future__ import annotations
@@ -21,9 +26,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 import serving  # noqa: E402
 from load_digits import canvas_png  # noqa: E402
 
-from modelport.cli.serve import default_threads, default_workers  # noqa: E402
+from modelport.cli.serve import (  # noqa: E402
+    CONNECTIONS_PER_THREAD,
+    default_threads,
+    default_workers,
+)
 
-APP = """
+APPS = {
+    "hello": """
 from flask import Flask, request
 app = Flask(__name__)
 
@@ -31,11 +41,34 @@ app = Flask(__name__)
 def predict():
     body = request.get_json(force=True)
     return "7" if body.get("image") else "?"
-"""
+""",
+    "lean": """
+import base64
+import tempfile
+from pathlib import Path
+from flask import Flask, request
+from modelport.inputs.decode import open_image
+from modelport.models import digits_cnn
+from modelport.models.store import ModelStore
+model = digits_cnn.load(ModelStore(Path(tempfile.mkdtemp())))  # empty: the bundled model
+app = Flask(__name__)
+
+@app.post("/api/predict")
+def predict():
+    body = request.get_json(force=True)
+    image = open_image(base64.b64decode(body["image"].split(",", 1)[1]))
+    return str(int(model.predict(model.prepare(image)[None])[0].argmax()))
+""",
+}
+TITLES = {
+    "hello": "Flask hello parsing the same JSON",
+    "lean": "the bare digit path (decode, preprocess, CNN) in Flask",
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", choices=sorted(APPS), default="hello")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=20)
     options = parser.parse_args()
@@ -43,11 +76,12 @@ def main() -> None:
         {"image": "data:image/png;base64," + base64.b64encode(canvas_png()).decode()}
     ).encode()
     folder = Path(serving.tempfile.mkdtemp(prefix="modelport-hello-"))
-    (folder / "hello.py").write_text(APP)
+    (folder / "bench_app.py").write_text(APPS[options.app])
     port = serving.free_port()
     workers, threads = default_workers(), default_threads()
     command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
-    command += ["--threads", str(threads), "-k", "gthread", "--chdir", str(folder), "hello:app"]
+    command += ["--threads", str(threads), "-k", "gthread", "--chdir", str(folder), "bench_app:app"]
+    command += ["--worker-connections", str(threads * CONNECTIONS_PER_THREAD)]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL, env=os.environ)
     try:
         url = f"http://127.0.0.1:{port}/api/predict"
@@ -60,7 +94,7 @@ def main() -> None:
         serving.wrk(url, body, "application/json", options.connections, 2)
         result = serving.wrk(url, body, "application/json", options.connections, options.seconds)
         serving.report(
-            f"Flask hello parsing the same JSON, gunicorn {workers}x{threads} gthread,"
+            f"{TITLES[options.app]}, gunicorn {workers}x{threads} gthread,"
             f" {options.connections} connections, {options.seconds} s",
             {
                 "requests/s": round(result.requests_per_s),
