@@ -9,7 +9,7 @@ The recipe: the 2,250 training digits of ``handwriting-train.npz`` plus scikit-l
 drawings), augmented afresh every epoch the way canvas drawings vary
 (:mod:`modelport.training.augment`), each augmented picture re-normalised by
 ``sketch.to_mnist`` as serving does. A small CNN (three conv stages, global average
-pooling, ~131k parameters), AdamW with a one-cycle schedule, label smoothing.
+pooling, ~33k parameters at width 16), AdamW with a one-cycle schedule, label smoothing.
 """
 
 from __future__ import annotations
