@@ -97,7 +97,7 @@ def fit_to_box(levels: np.ndarray, box: int, min_stroke: float) -> np.ndarray:
     A thin pen on a large canvas would fade to nothing when shrunk, so strokes that would
     end up thinner than ``min_stroke`` are widened first. A large drawing is max-pooled to
     a few times the box before that: no stroke fades in pooling, and measuring and
-    widening strokes then touches a tenth of the pixels.
+    widening strokes then touches a fraction of the pixels (a ninth on a 280x280 canvas).
     """
     levels = max_pool(levels, max(levels.shape) // (WORK_SCALE * box))
     height, width = levels.shape
