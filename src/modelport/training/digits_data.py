@@ -76,11 +76,9 @@ def training_split(path: Path = HANDWRITING) -> Split:
 
 
 def normalise(images: np.ndarray) -> np.ndarray:
-    """uint8 or float images to what serving feeds the CNN: ``sketch.to_mnist`` of each."""
-    ink = np.asarray(images, dtype=np.float32)
-    if np.asarray(images).dtype == np.uint8:
-        ink = ink * (1 / 255)
-    return np.stack([sketch.to_mnist(picture) for picture in ink]).astype(np.float32)
+    """uint8 levels or float ink in [0, 1] to what serving feeds the CNN: ``sketch.to_mnist``
+    of each (which takes either as it is)."""
+    return np.stack([sketch.to_mnist(picture) for picture in np.asarray(images)]).astype(np.float32)
 
 
 def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
