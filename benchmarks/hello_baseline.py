@@ -48,9 +48,8 @@ import tempfile
 from pathlib import Path
 from flask import Flask, request
 from modelport.inputs.decode import open_image
-from modelport.models import digits_cnn
-from modelport.models.store import ModelStore
-model = digits_cnn.load(ModelStore(Path(tempfile.mkdtemp())))  # empty: the bundled model
+from modelport.models.registry import load_one
+model = load_one(Path(tempfile.mkdtemp()), "digits")  # empty: the bundled model
 app = Flask(__name__)
 
 @app.post("/api/predict")

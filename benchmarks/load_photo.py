@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import serving  # noqa: E402
 
 from modelport.inputs.photo import to_efficientnet  # noqa: E402
-from modelport.models.onnx_runtime import OnnxClassifier  # noqa: E402
+from modelport.models.runtimes import OnnxRunner  # noqa: E402
 from modelport.models.store import ModelStore  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def photo_jpeg() -> bytes:
 
 def ort_alone(model_path: Path, threads: int, seconds: float) -> float:
     """Images per second of the bare ONNX Runtime session at batch 1."""
-    run = OnnxClassifier(model_path, threads, softmax=True)
+    run = OnnxRunner(model_path, threads, apply_softmax=True)
     sample = to_efficientnet(Image.open(io.BytesIO(photo_jpeg())).convert("RGB"))[None]
     for _ in range(10):
         run(sample)

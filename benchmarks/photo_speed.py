@@ -26,9 +26,9 @@ from PIL import Image
 from modelport.config import Settings
 from modelport.inputs.decode import Limits, open_image, open_photo
 from modelport.inputs.photo import to_efficientnet
-from modelport.models import efficientnet
+from modelport.models.registry import load_one
 from modelport.models.store import ModelStore
-from modelport.service import PHOTO_DRAFT_SIZE
+PHOTO_DRAFT_SIZE = (320, 320)  # what the photo model asks JPEG decoding for
 from modelport.training import efficientnet_export
 from modelport.web.chart import render_bar_chart
 
@@ -61,7 +61,7 @@ def main() -> None:
         store, efficientnet_export.file_sha256(efficientnet_export.weights_path())
     )
     started = time.perf_counter()
-    models = {threads: efficientnet.load(store, threads=threads) for threads in (1, 2)}
+    models = {threads: load_one(store.root, "efficientnet-lite0", threads) for threads in (1, 2)}
     load_s = time.perf_counter() - started
     print(f"model store: {store.root}")
     print(f"first load: {load_s:.2f} s ({'with' if fresh else 'without'} the ONNX export)")

@@ -12,10 +12,9 @@ import pytest
 from conftest import make_app
 from PIL import Image
 
-from modelport.models import digits_knn
 from modelport.models.base import Model, ModelInfo
 from modelport.models.batching import BatchingModel, BatchPolicy, parse_policies
-from modelport.models.store import ModelStore
+from modelport.models.registry import load_one
 
 
 class Softmax(Model):
@@ -64,7 +63,7 @@ def test_concurrent_calls_share_batches_and_each_gets_its_own_rows():
 
 
 def test_a_real_model_answers_the_same_batched_or_not(model_store):
-    knn = digits_knn.load(ModelStore(model_store))
+    knn = load_one(model_store, "digits-knn")
     model = BatchingModel(knn, BatchPolicy(max_batch_size=4, max_wait_ms=100))
     rng = np.random.default_rng(0)
     inputs = [rng.uniform(0, 16, (8, 8)).astype(np.float32) for _ in range(6)]

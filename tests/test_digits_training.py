@@ -131,10 +131,10 @@ def test_serving_the_digits_model_does_not_import_torch(tmp_path):
     code = (
         "import sys, pathlib\n"
         "from modelport.models.store import ModelStore\n"
-        "from modelport.models import digits_cnn\n"
+        "from modelport.models.registry import load_one\n"
         "from modelport.training import digits_data, render\n"
         "from modelport.training import digits\n"
-        f"model = digits_cnn.load(ModelStore(pathlib.Path({str(tmp_path)!r})))\n"
+        f"model = load_one(pathlib.Path({str(tmp_path)!r}), 'digits')\n"
         "digits.evaluate(ModelStore(pathlib.Path('.')))\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )

@@ -17,8 +17,11 @@ from modelport.inputs.decode import Limits, open_photo
 from modelport.inputs.photo import crop_box, to_efficientnet, to_rgb
 from modelport.models import efficientnet
 from modelport.models.onnx_runtime import create_session
+from modelport.models.registry import load_one
 from modelport.models.store import ModelStore, file_sha256
-from modelport.service import PHOTO_DRAFT_SIZE, predict_bytes
+from modelport.service import predict_bytes
+
+PHOTO_DRAFT_SIZE = (320, 320)  # what the photo model asks JPEG decoding for
 from modelport.training import efficientnet_export as export_module
 
 
@@ -29,7 +32,7 @@ def store(model_store) -> ModelStore:
 
 @pytest.fixture(scope="module")
 def model(store) -> efficientnet.EfficientNetLite0:
-    return efficientnet.load(store, threads=2)
+    return load_one(store.root, "efficientnet-lite0", threads=2)
 
 
 def test_labels_are_the_1000_imagenet_classes_in_order(model):
@@ -37,6 +40,17 @@ def test_labels_are_the_1000_imagenet_classes_in_order(model):
     synsets = [synset for synset, _ in efficientnet.imagenet_classes()]
     assert synsets == sorted(synsets)  # ILSVRC orders its classes by WordNet id
     assert model.labels[0] == "tench" and model.labels[999] == "toilet tissue"
+
+
+def test_the_folder_labels_are_the_imagenet_short_names(model):
+    assert model.labels == efficientnet.class_labels()
+
+
+def test_the_folder_prepares_photos_exactly_as_efficientnet_lite_was_trained(model):
+    for data in (chelsea_jpeg(), coffee_jpeg(), big_jpeg()):
+        image = open_photo(data, Limits(), draft_size=PHOTO_DRAFT_SIZE)
+        assert model.decode(data, Limits()).size == image.size
+        np.testing.assert_array_equal(model.prepare(image), to_efficientnet(image))
 
 
 def test_onnx_runtime_matches_pytorch(model, store):
@@ -80,7 +94,7 @@ def test_other_weights_mean_a_new_export(store, tmp_path):
     shutil.copy(store.root / "efficientnet-lite0" / "model.onnx", folder / "model.onnx")
     (folder / "model.onnx").write_bytes(b"stale")
     (folder / "metrics.json").write_text(json.dumps({"weights_sha256": "0" * 64}))
-    model = efficientnet.load(copy)
+    model = load_one(copy.root, "efficientnet-lite0")
     assert copy.metrics(folder / "model.onnx")["weights_sha256"] != "0" * 64
     assert predict_bytes(model, chelsea_jpeg(), Limits()).best.label in CAT_CLASSES
 
@@ -111,7 +125,7 @@ def test_serving_without_torch_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(fake.parent))
     store = ModelStore(tmp_path / "store")
     with pytest.raises(export_module.ExportUnavailable, match=r"modelport\[train\]"):
-        efficientnet.load(store)
+        load_one(store.root, "efficientnet-lite0")
     assert not list(store.root.glob("*/model.onnx"))
 
 

@@ -12,14 +12,14 @@ from store_support import event
 from modelport.inputs import sketch
 from modelport.inputs.decode import Limits
 from modelport.models import digits_knn
-from modelport.models.store import ModelStore
+from modelport.models.registry import load_one
 from modelport.store import SqlRecorder, Store
 from modelport.store import queries as q
 from modelport.store.learning import corrected_drawings, learn_correction
 
 
 def load_knn(root) -> digits_knn.DigitsKnn:
-    return digits_knn.load(ModelStore(root))
+    return load_one(root, "digits-knn")
 
 
 def answer(model, drawing: bytes) -> str:

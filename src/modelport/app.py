@@ -8,9 +8,9 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 
 from modelport.config import Settings
-from modelport.models.batching import parse_policies, with_batching
+from modelport.models.batching import policies_for, with_batching
 from modelport.models.registry import Registry
-from modelport.models.store import ModelStore
+from modelport.models.repository import ModelRepository
 from modelport.service import Recorder
 from modelport.store import SqlRecorder, Store
 from modelport.web import api, errors, health, history, observability, pages, photo
@@ -42,9 +42,9 @@ def create_app(
     )
     app.json.sort_keys = False
     if registry is None:
-        store = ModelStore(settings.model_store_path)
-        registry = Registry.load(store, settings.models, threads=max(1, settings.ort_threads))
-    with_batching(registry.models, parse_policies(settings.batching))
+        repository = ModelRepository(settings.model_store_path)
+        registry = Registry.load(repository, settings.models, threads=max(1, settings.ort_threads))
+    with_batching(registry.models, policies_for(registry.policies, settings.batching))
     database = Store(settings.database)
     database.upgrade()  # every worker does; they take turns under a lock
     app.extensions["modelport_store"] = database

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PREFIX = "MODELPORT_"
-ALL_MODELS = ("digits", "digits-knn", "efficientnet-lite0")
-DEFAULT_BATCHING = "efficientnet-lite0=8/2"
 
 
 def _parse_bool(text: str) -> bool:
@@ -33,7 +31,8 @@ class Settings:
     instance_path: Path = field(default_factory=lambda: Path.cwd() / "instance")
     model_store: Path | None = None
     database_url: str | None = None
-    models: tuple[str, ...] = ALL_MODELS
+    # Which models of the repository to serve; empty for all of them.
+    models: tuple[str, ...] = ()
     max_upload_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     keep_uploads: bool = False
@@ -42,8 +41,9 @@ class Settings:
     # Serving (``modelport serve``); 0 means sized from the core count.
     workers: int = 0
     threads: int = 0
-    # Dynamic batching per model: "model=max_batch_size/max_wait_ms,..." ("off" for none).
-    batching: str = DEFAULT_BATCHING
+    # Dynamic batching: each model's folder says; "model=max_batch_size/max_wait_ms,..."
+    # overrides it for the models named, and "off" batches nothing.
+    batching: str = ""
 
     @property
     def model_store_path(self) -> Path:

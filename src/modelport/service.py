@@ -1,26 +1,29 @@
 """One prediction, start to finish, for any caller (API, pages, CLI, benchmarks).
 
-bytes -> decoded image -> the model's input -> probabilities -> top classes, timed, and
-handed to the recorder (which stores it off the request's critical path).
+bytes -> decoded image (or a table row) -> the model's input -> probabilities -> top
+classes, timed, and handed to the recorder (which stores it off the request's critical
+path).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
 
 from modelport import telemetry
-from modelport.inputs.decode import Limits, open_image, open_photo
+from modelport.inputs.adapters import table_rows
+from modelport.inputs.decode import Limits
 from modelport.inputs.errors import InputError
 from modelport.models.base import Model, Prediction
-
-PHOTO_DRAFT_SIZE = (320, 320)
 
 
 @dataclass
@@ -32,8 +35,9 @@ class PredictionEvent:
     model: str
     model_version: str
     input_kind: str
+    # What arrived: a picture's bytes, or a table row as JSON.
     input_bytes: bytes
-    image: Image.Image
+    image: Image.Image | None
     predictions: list[Prediction]
     latency_ms: float
 
@@ -95,10 +99,16 @@ def prediction_age_seconds(prediction_id: str) -> float | None:
     return time.time() - made_ms / 1000
 
 
-def decode_for(model: Model, data: bytes, limits: Limits) -> Image.Image:
-    if model.input_kind == "photo":
-        return open_photo(data, limits, draft_size=PHOTO_DRAFT_SIZE)
-    return open_image(data, limits)
+@contextmanager
+def counting_failures(model: Model) -> Iterator[None]:
+    try:
+        yield
+    except InputError as exc:
+        telemetry.PREDICTIONS_FAILED.labels(model.name, exc.code).inc()
+        raise
+    except Exception:
+        telemetry.PREDICTIONS_FAILED.labels(model.name, "internal_error").inc()
+        raise
 
 
 def predict_bytes(
@@ -109,16 +119,46 @@ def predict_bytes(
     recorder: Recorder | None = None,
 ) -> PredictionResult:
     started = time.perf_counter()
-    try:
-        image = decode_for(model, data, limits)
+    with counting_failures(model):
+        if model.input_kind == "tabular":
+            raise InputError(
+                "wrong_input",
+                f"{model.name} takes a table row: send JSON {{'inputs': {{feature: value}}}}.",
+                415,
+            )
+        image = model.decode(data, limits)
         sample = model.prepare(image)
         probabilities = model.predict(sample[None])[0]
-    except InputError as exc:
-        telemetry.PREDICTIONS_FAILED.labels(model.name, exc.code).inc()
-        raise
-    except Exception:
-        telemetry.PREDICTIONS_FAILED.labels(model.name, "internal_error").inc()
-        raise
+    return _finish(model, started, probabilities, sample, top_k, recorder, data, image)
+
+
+def predict_rows(
+    model: Model, inputs: Any, top_k: int | None = None, recorder: Recorder | None = None
+) -> list[PredictionResult]:
+    """A tabular model on one row (``{"feature": value}``) or a list of rows, as one batch."""
+    started = time.perf_counter()
+    with counting_failures(model):
+        if model.input_kind != "tabular":
+            raise InputError("wrong_input", f"{model.name} takes a picture, not a table row.", 415)
+        rows = table_rows(inputs, model.features)
+        samples = [model.prepare(row) for row in rows]
+        probabilities = model.predict(np.stack(samples))
+    return [
+        _finish(model, started, scores, sample, top_k, recorder, json.dumps(row).encode(), None)
+        for row, sample, scores in zip(rows, samples, probabilities, strict=True)
+    ]
+
+
+def _finish(
+    model: Model,
+    started: float,
+    probabilities: np.ndarray,
+    sample: np.ndarray,
+    top_k: int | None,
+    recorder: Recorder | None,
+    data: bytes,
+    image: Image.Image | None,
+) -> PredictionResult:
     predictions = model.top(probabilities, top_k or len(model.labels))
     latency_ms = (time.perf_counter() - started) * 1000
     telemetry.PREDICT_LATENCY.labels(model.name).observe(latency_ms / 1000)

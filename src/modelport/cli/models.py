@@ -10,19 +10,19 @@ import click
 from modelport.config import Settings
 from modelport.inputs import InputError
 from modelport.inputs.decode import Limits
-from modelport.models.registry import LOADERS, Registry
-from modelport.models.store import ModelStore
-from modelport.service import predict_bytes
+from modelport.models.registry import Registry
+from modelport.models.repository import ModelRepository
+from modelport.service import PredictionResult, predict_bytes, predict_rows
 
 
 def _registry(settings: Settings, names: tuple[str, ...]) -> Registry:
-    return Registry.load(ModelStore(settings.model_store_path), names)
+    return Registry.load(ModelRepository(settings.model_store_path), names)
 
 
 @click.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models_command(as_json: bool) -> None:
-    """List the models with name, version and input kind."""
+    """List the models, built-in and added, with name, version and input kind."""
     settings = Settings.from_env()
     registry = _registry(settings, settings.models)
     rows = [model.describe() for model in registry]
@@ -44,11 +44,13 @@ def models_command(as_json: bool) -> None:
 @click.option("--top", "top_k", default=3, show_default=True, type=click.IntRange(1, 20))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
 def predict_command(model: str, files: tuple[Path, ...], top_k: int, as_json: bool) -> None:
-    """Print MODEL's predictions for image FILES."""
+    """Print MODEL's predictions for FILES: images, or for a tabular model JSON files
+    holding a row ({"feature": value}) or a list of rows."""
     settings = Settings.from_env()
     registry = _registry(settings, (model,))
     if model not in registry:
-        known = ", ".join(sorted(LOADERS))
+        folders, _ = ModelRepository(settings.model_store_path).scan()
+        known = ", ".join(sorted(folder.name for folder in folders))
         reason = registry.failures.get(model, "")
         raise click.ClickException(f"model {model!r} is not available ({reason}); known: {known}")
     chosen = registry.get(model)
@@ -56,16 +58,23 @@ def predict_command(model: str, files: tuple[Path, ...], top_k: int, as_json: bo
     failed = 0
     for path in files:
         try:
-            result = predict_bytes(chosen, path.read_bytes(), limits, top_k=top_k)
-        except (InputError, OSError) as exc:
+            results = _predict_file(chosen, path, limits, top_k)
+        except (InputError, OSError, ValueError) as exc:
             failed += 1
-            detail = exc.detail if isinstance(exc, InputError) else exc.strerror
+            detail = exc.detail if isinstance(exc, InputError) else str(exc)
             click.echo(f"{path}: error: {detail}", err=True)
             continue
-        if as_json:
-            click.echo(json.dumps({"file": str(path)} | result.as_json()))
-        else:
-            shown = ", ".join(f"{p.label} ({p.score:.1%})" for p in result.predictions)
-            click.echo(f"{path}: {shown}")
+        for result in results:
+            if as_json:
+                click.echo(json.dumps({"file": str(path)} | result.as_json()))
+            else:
+                shown = ", ".join(f"{p.label} ({p.score:.1%})" for p in result.predictions)
+                click.echo(f"{path}: {shown}")
     if failed:
         raise SystemExit(1)
+
+
+def _predict_file(model, path: Path, limits: Limits, top_k: int) -> list[PredictionResult]:
+    if model.input_kind == "tabular":
+        return predict_rows(model, json.loads(path.read_text("utf-8")), top_k=top_k)
+    return [predict_bytes(model, path.read_bytes(), limits, top_k=top_k)]

@@ -19,8 +19,8 @@ from pathlib import Path
 import click
 
 from modelport.config import Settings
-from modelport.models.registry import LOADERS, Registry
-from modelport.models.store import ModelStore
+from modelport.models.registry import Registry, implementation_modules
+from modelport.models.repository import ModelRepository
 from modelport.telemetry import MULTIPROC_ENV
 
 # Two, not more: a worker's threads take turns at the GIL. In paired runs with 4, a digit
@@ -50,7 +50,7 @@ def default_threads() -> int:
 
 def prepare_models(settings: Settings) -> Registry:
     """Train or export what is missing, once, before any worker starts."""
-    return Registry.load(ModelStore(settings.model_store_path), settings.models)
+    return Registry.load(ModelRepository(settings.model_store_path), settings.models)
 
 
 def import_everything(settings: Settings) -> None:
@@ -63,10 +63,9 @@ def import_everything(settings: Settings) -> None:
     """
     import modelport.app  # noqa: F401
 
-    for name in settings.models:
-        module, _, _ = LOADERS.get(name, "").partition(":")
-        if module:
-            importlib.import_module(module)
+    folders, _ = ModelRepository(settings.model_store_path).scan()
+    for module in implementation_modules(folders):
+        importlib.import_module(module)
 
 
 def prepare_models_apart(settings: Settings) -> dict[str, str]:
@@ -84,7 +83,7 @@ def prepare_models_apart(settings: Settings) -> dict[str, str]:
     try:
         failures = receiver.recv()
     except EOFError:
-        failures = {name: "preparing the models crashed" for name in settings.models}
+        failures = {"models": "preparing the models crashed"}
     child.join()
     return failures
 

@@ -142,18 +142,21 @@ def dilate(ink: np.ndarray, radius: int) -> np.ndarray:
     return grown
 
 
-def to_mnist(ink: np.ndarray) -> np.ndarray:
-    """28x28 float32 in [0, 1]: the ink fit to a 20x20 box, centred by its centre of mass."""
-    small = fit_to_box(crop_to_ink(ink), MNIST_BOX, MNIST_MIN_STROKE)
+def to_mnist(ink: np.ndarray, size: tuple[int, int] = (MNIST_SIZE, MNIST_SIZE)) -> np.ndarray:
+    """``size`` (width, height; 28x28 by default) float32 in [0, 1]: the ink fit to a box of
+    20/28 of the shorter side, centred by its centre of mass, as MNIST's digits are."""
+    width_out, height_out = size
+    side = min(width_out, height_out)
+    box = max(1, round(side * MNIST_BOX / MNIST_SIZE))
+    small = fit_to_box(crop_to_ink(ink), box, MNIST_MIN_STROKE * side / MNIST_SIZE)
     height, width = small.shape
     total = float(small.sum())
     rows, cols = np.arange(height), np.arange(width)
     centre_row = float(small.sum(axis=1) @ rows) / total
     centre_col = float(small.sum(axis=0) @ cols) / total
-    half = MNIST_SIZE / 2 - 0.5
-    top = min(max(round(half - centre_row), 0), MNIST_SIZE - height)
-    left = min(max(round(half - centre_col), 0), MNIST_SIZE - width)
-    canvas = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
+    top = min(max(round(height_out / 2 - 0.5 - centre_row), 0), height_out - height)
+    left = min(max(round(width_out / 2 - 0.5 - centre_col), 0), width_out - width)
+    canvas = np.zeros((height_out, width_out), dtype=np.float32)
     canvas[top : top + height, left : left + width] = small
     return canvas
 

@@ -1,20 +1,25 @@
 """What every model served by Modelport is: a name, a version, labels, an input kind, and
 ``predict(batch) -> probabilities``.
 
-Preprocessing belongs to the model too (``prepare``), because the digit CNN and the
-classic k-NN want different arrays from the same drawing.
+Preprocessing belongs to the model too (``decode`` and ``prepare``), because the digit CNN
+and the classic k-NN want different arrays from the same drawing.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
 
-InputKind = Literal["sketch", "photo"]
+from modelport.inputs.decode import Limits, open_image
+
+if TYPE_CHECKING:
+    from modelport.models.settings import ModelSettings
+
+InputKind = Literal["sketch", "photo", "tabular"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class ModelInfo:
     labels: list[str]
     description: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    settings: ModelSettings | None = field(default=None, repr=False)
 
 
 class Model(ABC):
@@ -63,9 +69,14 @@ class Model(ABC):
     def input_kind(self) -> InputKind:
         return self.info.input_kind
 
+    def decode(self, data: bytes, limits: Limits) -> Image.Image:
+        """The bytes of a picture as the decoded image ``prepare`` takes."""
+        return open_image(data, limits)
+
     @abstractmethod
-    def prepare(self, image: Image.Image) -> np.ndarray:
-        """One decoded image to one model input (no batch axis)."""
+    def prepare(self, value: Any) -> np.ndarray:
+        """One decoded image (or, for a tabular model, one checked row) to one model
+        input (no batch axis)."""
 
     @abstractmethod
     def predict(self, batch: np.ndarray) -> np.ndarray:
@@ -80,8 +91,14 @@ class Model(ABC):
         order = np.argsort(probabilities)[::-1][:k]
         return [Prediction(self.labels[i], float(probabilities[i])) for i in order]
 
+    @property
+    def features(self) -> list:
+        """A tabular model's input columns (``settings.Feature``), in order."""
+        settings = self.info.settings
+        return list(settings.features) if settings is not None else []
+
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "name": self.info.name,
             "version": self.info.version,
             "input_kind": self.info.input_kind,
@@ -89,3 +106,8 @@ class Model(ABC):
             "description": self.info.description,
             "metrics": self.info.metrics,
         }
+        if self.features:
+            described["features"] = [
+                feature.model_dump(exclude_none=True) for feature in self.features
+            ]
+        return described

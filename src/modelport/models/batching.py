@@ -62,6 +62,13 @@ def parse_policies(text: str) -> dict[str, BatchPolicy]:
     return policies
 
 
+def policies_for(folders: dict[str, BatchPolicy], override: str) -> dict[str, BatchPolicy]:
+    """What the models' folders ask for, with the operator's ``MODELPORT_BATCHING`` on top."""
+    if override.strip().lower() in {"off", "none", "0"}:
+        return {}
+    return folders | parse_policies(override)
+
+
 @dataclass
 class _Batch:
     inputs: list[np.ndarray] = field(default_factory=list)

@@ -27,6 +27,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from modelport.inputs import sketch
 from modelport.models.base import Model, ModelInfo
+from modelport.models.repository import ModelFolder, ModelRepository
+from modelport.models.settings import ModelSettings
 from modelport.models.store import ModelStore, write_atomically
 
 NAME = "digits-knn"
@@ -63,12 +65,16 @@ def train(store: ModelStore, seed: int = 0) -> dict:
     return metrics
 
 
-def load(store: ModelStore, **_: object) -> DigitsKnn:
-    path = store.find(NAME, ARTIFACT)
+def load(folder: ModelFolder, repository: ModelRepository, threads: int = 1) -> DigitsKnn:
+    """Its folder's model, trained into the model store first if this machine has none."""
+    store = ModelStore(repository.store)
+    path = folder.find(folder.settings.file)
     if path is None:
         train(store)
-        path = store.find(NAME, ARTIFACT)
-    return DigitsKnn(path, store.metrics(path), learned=store.folder(NAME) / LEARNED)
+        path = folder.artifact
+    return DigitsKnn(
+        path, store.metrics(path), learned=store.folder(NAME) / LEARNED, settings=folder.settings
+    )
 
 
 def _save(path: Path, samples: np.ndarray, labels: np.ndarray) -> None:
@@ -92,7 +98,13 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 class DigitsKnn(Model):
-    def __init__(self, path: Path, metrics: dict, learned: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        metrics: dict,
+        learned: Path | None = None,
+        settings: ModelSettings | None = None,
+    ) -> None:
         self.samples, self.sample_labels = _load_samples(path)
         self.learned_path = learned
         self._learned_stamp: tuple[int, int, int] | None = None
@@ -105,6 +117,7 @@ class DigitsKnn(Model):
             description="The classic demo: k-nearest neighbours (k=3) over scikit-learn's "
             "8x8 digits.",
             metrics=metrics,
+            settings=settings,
         )
         self._fit(np.zeros((0, 64), np.float32), np.zeros((0,), np.int64))
         self._refresh()

@@ -12,7 +12,7 @@ def create_session(path: Path, threads: int = 1) -> ort.InferenceSession:
     """A CPU session with ``threads`` intra-op threads that do not spin when idle.
 
     Spinning threads burn a core that another worker needs; on 2 cores that costs more
-    than it saves (see issue #5's measurements).
+    than it saves.
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)
@@ -22,20 +22,6 @@ def create_session(path: Path, threads: int = 1) -> ort.InferenceSession:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
-class OnnxClassifier:
-    """Runs a classifier whose single input is a float32 batch and first output is scores."""
-
-    def __init__(self, path: Path, threads: int = 1, softmax: bool = False) -> None:
-        self.session = create_session(path, threads)
-        self.input_name = self.session.get_inputs()[0].name
-        self.softmax = softmax
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        feed = {self.input_name: np.ascontiguousarray(batch, np.float32)}
-        scores = self.session.run(None, feed)[0]
-        return softmax(scores) if self.softmax else scores
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -16,6 +17,23 @@ from PIL import Image, ImageDraw
 from modelport.models.base import Model
 
 log = logging.getLogger(__name__)
+
+
+def sample_row(model: Model) -> dict[str, Any]:
+    """A row every tabular model accepts: numbers within their bounds, first choices."""
+    row: dict[str, Any] = {}
+    for feature in model.features:
+        if feature.type == "category":
+            row[feature.name] = feature.choices[0]
+        else:
+            row[feature.name] = feature.min if feature.min is not None else (feature.max or 0.0)
+    return row
+
+
+def sample_input(model: Model) -> Any:
+    if model.input_kind == "tabular":
+        return sample_row(model)
+    return sample_image(model.input_kind)
 
 
 def sample_image(kind: str) -> Image.Image:
@@ -43,7 +61,7 @@ def warm_up(
     for model in models:
         started = time.perf_counter()
         try:
-            sample = model.prepare(sample_image(model.input_kind))
+            sample = model.prepare(sample_input(model))
             for size in sizes:
                 model.predict(np.repeat(sample[None], size, axis=0))
         except Exception as exc:

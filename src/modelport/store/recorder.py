@@ -158,7 +158,9 @@ class SqlRecorder:
             return
 
     def _row(self, event: PredictionEvent) -> dict[str, Any]:
-        if event.input_kind == "photo":
+        if event.image is None:  # a table row, as JSON
+            image, mime = event.input_bytes, "application/json"
+        elif event.input_kind == "photo":
             image, mime = thumbnail_jpeg(event.image), "image/jpeg"
         else:
             image, mime = drawing_as_stored(event.input_bytes, event.image)

@@ -164,7 +164,7 @@ def train(
 def evaluate(model: Path | str | ModelStore) -> dict[str, Any]:
     """Accuracy and confusion matrix (rows: true digit, columns: predicted) on the held-out
     split, each digit normalised by ``sketch.to_mnist`` and run through ONNX Runtime."""
-    from modelport.models.onnx_runtime import OnnxClassifier
+    from modelport.models.runtimes import OnnxRunner
 
     if isinstance(model, ModelStore):
         path = model.find(NAME, ARTIFACT)
@@ -173,7 +173,9 @@ def evaluate(model: Path | str | ModelStore) -> dict[str, Any]:
     else:
         path = Path(model)
     held_out = digits_data.held_out_split()
-    probabilities = OnnxClassifier(path)(digits_data.normalise(held_out.images)[:, None])
+    probabilities = OnnxRunner(path, apply_softmax=False)(
+        digits_data.normalise(held_out.images)[:, None]
+    )
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=int)
     np.add.at(confusion, (held_out.labels, predicted), 1)

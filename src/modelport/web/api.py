@@ -9,14 +9,15 @@ import numpy as np
 from flask import Blueprint, Response, jsonify, request
 from PIL import Image
 
+from modelport.inputs import InputError
 from modelport.models.base import Model
-from modelport.service import PredictionResult, predict_bytes
+from modelport.service import PredictionResult, predict_bytes, predict_rows
 from modelport.web.request_input import image_from_json, image_from_request, json_body, top_k_option
 from modelport.web.runtime import runtime
 
 bp = Blueprint("api", __name__)
 
-DEFAULT_TOP_K = {"sketch": 10, "photo": 5}
+DEFAULT_TOP_K = {"sketch": 10, "photo": 5, "tabular": 5}
 
 
 def _prefers_json() -> bool:
@@ -69,6 +70,8 @@ def preview_data_uri(model: Model, sample: np.ndarray) -> str | None:
 @bp.post("/api/v1/models/<name>/predict")
 def model_predict(name: str):
     model = _model(name)
+    if model.input_kind == "tabular":
+        return _predict_rows(model)
     data, options = image_from_request(request)
     top_k = top_k_option(
         request.args.get("top_k", options.get("top_k")), DEFAULT_TOP_K[model.input_kind]
@@ -76,6 +79,24 @@ def model_predict(name: str):
     rt = runtime()
     result = predict_bytes(model, data, rt.limits, top_k=top_k, recorder=rt.recorder)
     return jsonify(result.as_json())
+
+
+def _predict_rows(model: Model):
+    """``{"inputs": {feature: value}}`` answers like a picture; a list of rows answers
+    ``{"model", "version", "results": [one answer per row]}``."""
+    body = json_body(request)
+    if "inputs" not in body:
+        raise InputError(
+            "missing_inputs",
+            "Send JSON {'inputs': {feature: value, ...}}, or a list of such rows.",
+            400,
+        )
+    top_k = top_k_option(request.args.get("top_k", body.get("top_k")), DEFAULT_TOP_K["tabular"])
+    rt = runtime()
+    results = predict_rows(model, body["inputs"], top_k=top_k, recorder=rt.recorder)
+    if not isinstance(body["inputs"], list):
+        return jsonify(results[0].as_json())
+    return jsonify(model=model.name, version=model.version, results=[r.as_json() for r in results])
 
 
 @bp.get("/api/v1/models")

@@ -33,7 +33,7 @@ def readiness(app: Flask) -> tuple[bool, dict]:
     """Whether this worker can serve every configured model, and why not."""
     rt = app.extensions["modelport"]
     warmed = app.extensions.get(WARMED)
-    configured = list(rt.settings.models)
+    configured = rt.registry.expected
     missing = {
         name: rt.registry.failures.get(name, "not loaded")
         for name in configured

@@ -40,9 +40,9 @@ def _render(status: int = 200, **context) -> tuple[str, int]:
         model = _photo_model()
     except UnknownModel:
         model = None
-        failure = runtime().registry.failures.get("efficientnet-lite0")
+        failures = runtime().registry.failures
         context["error"] = "The photo model is not loaded on this server" + (
-            f" ({failure})." if failure else "."
+            f" ({'; '.join(failures.values())})." if failures else "."
         )
         status = 503
     page = render_template("photo.html", model=model, accept=ACCEPT, top_k=TOP_K, **context)
