@@ -172,11 +172,12 @@ def serve_command(
     try:
         for name, reason in prepare_models_apart(settings).items():
             click.echo(f"warning: model {name} is not available: {reason}", err=True)
-        from modelport.web.server import GunicornServer
+        from modelport.web.server import GunicornServer, StoreWatcher
 
         workers = workers or settings.workers or default_workers()
         threads = threads or settings.threads or default_threads()
-        GunicornServer(gunicorn_options(host, port, workers, threads)).run()
+        watcher = StoreWatcher(ModelRepository(settings.model_store_path).fingerprint)
+        GunicornServer(gunicorn_options(host, port, workers, threads), watcher=watcher).run()
     finally:
         if owned:
             shutil.rmtree(folder, ignore_errors=True)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -54,16 +57,59 @@ def worker_abort(worker: Any) -> None:
 
 
 HOOKS = {"child_exit": child_exit, "worker_exit": worker_exit, "worker_abort": worker_abort}
+WATCH_SECONDS = 1.0
+
+
+class StoreWatcher:
+    """Reloads the server when the model store changes (a model added, replaced or removed).
+
+    A thread in the master compares the store's fingerprint every ``interval`` seconds and,
+    once a change has held still for one more look (so a folder still being copied is not
+    loaded half-way), sends the master SIGHUP: gunicorn's graceful reload starts workers
+    that load the new set of models and lets the old ones finish what they are serving.
+    """
+
+    def __init__(self, fingerprint: Callable[[], tuple], interval: float = WATCH_SECONDS):
+        self.fingerprint = fingerprint
+        self.interval = interval
+        self._stop = threading.Event()
+
+    def start(self, server: Any = None) -> None:
+        threading.Thread(target=self._run, name="modelport-store-watcher", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        served = self.fingerprint()
+        seen = served
+        while not self._stop.wait(self.interval):
+            try:
+                current = self.fingerprint()
+            except OSError:
+                log.exception("could not look at the model store")
+                continue
+            if current != served and current == seen:
+                log.info("the model store changed: reloading the workers")
+                served = current
+                os.kill(os.getpid(), signal.SIGHUP)
+            seen = current
 
 
 class GunicornServer(BaseApplication):
-    def __init__(self, options: dict[str, Any], app_factory=None) -> None:
+    def __init__(
+        self, options: dict[str, Any], app_factory=None, watcher: StoreWatcher | None = None
+    ) -> None:
         self.options = options
         self.app_factory = app_factory
+        self.watcher = watcher
         super().__init__()
 
     def load_config(self) -> None:
-        for key, value in (HOOKS | self.options).items():
+        hooks = dict(HOOKS)
+        if self.watcher is not None:
+            hooks["when_ready"] = self.watcher.start
+        for key, value in (hooks | self.options).items():
             self.cfg.set(key, value)
 
     def load(self):
