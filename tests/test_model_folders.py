@@ -12,6 +12,7 @@ from conftest import drawn_one, make_app
 
 from modelport.inputs.decode import Limits
 from modelport.inputs.sketch import ink_from_image, to_mnist
+from modelport.models.batching import BatchingModel
 from modelport.models.registry import Registry, load_one
 from modelport.models.repository import ModelRepository
 from modelport.models.settings import BadModelFolder, parse_settings
@@ -152,3 +153,16 @@ def test_every_folder_is_served_when_no_model_is_named(tmp_path):
     folder(store, "mine", DIGITS_TOML)
     names = {folder.name for folder in ModelRepository(store).scan()[0]}
     assert names == {"mine", "digits", "digits-knn", "efficientnet-lite0"}
+
+
+def test_a_folder_asks_for_batching_and_the_operator_can_override_it(tmp_path):
+    store = tmp_path / "store"
+    folder(store, "batched", DIGITS_TOML + "[batching]\nmax_batch_size = 4\nmax_wait_ms = 3\n")
+    app = make_app(tmp_path / "a", store, ("batched",))
+    model = app.extensions["modelport"].registry.models["batched"]
+    assert isinstance(model, BatchingModel)
+    assert (model.policy.max_batch_size, model.policy.max_wait_ms) == (4, 3)
+    app = make_app(tmp_path / "b", store, ("batched",), {"MODELPORT_BATCHING": "batched=16/1"})
+    assert app.extensions["modelport"].registry.models["batched"].policy.max_batch_size == 16
+    app = make_app(tmp_path / "c", store, ("batched",), {"MODELPORT_BATCHING": "off"})
+    assert not isinstance(app.extensions["modelport"].registry.models["batched"], BatchingModel)

@@ -109,6 +109,8 @@ def test_adding_and_removing_a_model_under_load_drops_no_request(tmp_path):
                 server.url + f"/api/v1/models/{ADDED}/predict", {"image": data_uri(drawn_one())}
             )
             assert status == 200 and json.loads(body)["version"] == "2.0"
+            status, metrics = call(server.url + "/metrics")
+            assert f'model="{ADDED}"' in metrics.decode()  # the added model is measured too
             assert wait_until(lambda: call(server.url + "/readyz")[0] == 200)
             remove_folder(store, ADDED)
             assert wait_until(lambda: ADDED not in served_models(server.url)), "still served"
