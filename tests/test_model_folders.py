@@ -4,6 +4,7 @@ each problem said with the key it is about; one bad folder never keeps the other
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,13 @@ def test_a_folder_asks_for_batching_and_the_operator_can_override_it(tmp_path):
     assert app.extensions["modelport"].registry.models["batched"].policy.max_batch_size == 16
     app = make_app(tmp_path / "c", store, ("batched",), {"MODELPORT_BATCHING": "off"})
     assert not isinstance(app.extensions["modelport"].registry.models["batched"], BatchingModel)
+
+
+def test_the_documented_example_is_a_valid_folder():
+    text = (Path(__file__).parents[1] / "docs" / "model-folders.md").read_text()
+    raw = tomllib.loads(text.split("```toml", 1)[1].split("```", 1)[0])
+    with pytest.raises(BadModelFolder, match="tabular models, not photo"):
+        parse_settings(raw, "example")  # it shows every key: features are a table's
+    settings = parse_settings(raw | {"kind": "tabular"}, "example")
+    assert settings.name == "flowers" and settings.batching.max_batch_size == 8
+    assert [feature.type for feature in settings.features] == ["number", "category"]
