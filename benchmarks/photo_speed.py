@@ -28,9 +28,10 @@ from modelport.inputs.decode import Limits, open_image, open_photo
 from modelport.inputs.photo import to_efficientnet
 from modelport.models.registry import load_one
 from modelport.models.store import ModelStore
-PHOTO_DRAFT_SIZE = (320, 320)  # what the photo model asks JPEG decoding for
 from modelport.training import efficientnet_export
 from modelport.web.chart import render_bar_chart
+
+PHOTO_DRAFT_SIZE = (320, 320)  # what the photo model asks JPEG decoding for
 
 
 def timed(function: Callable[[], object], repeat: int) -> float:

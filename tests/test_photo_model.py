@@ -20,9 +20,9 @@ from modelport.models.onnx_runtime import create_session
 from modelport.models.registry import load_one
 from modelport.models.store import ModelStore, file_sha256
 from modelport.service import predict_bytes
+from modelport.training import efficientnet_export as export_module
 
 PHOTO_DRAFT_SIZE = (320, 320)  # what the photo model asks JPEG decoding for
-from modelport.training import efficientnet_export as export_module
 
 
 @pytest.fixture(scope="module")

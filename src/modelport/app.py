@@ -13,7 +13,7 @@ from modelport.models.registry import Registry
 from modelport.models.repository import ModelRepository
 from modelport.service import Recorder
 from modelport.store import SqlRecorder, Store
-from modelport.web import api, errors, health, history, observability, pages, photo
+from modelport.web import api, errors, health, history, model_pages, observability, pages, photo
 from modelport.web.runtime import Runtime
 
 # Base64 in a JSON body makes an image a third larger than the file itself.
@@ -55,7 +55,7 @@ def create_app(
     Bootstrap5(app)
     errors.init_app(app)
     observability.init_app(app)
-    for blueprint in (api.bp, pages.bp, photo.bp, history.bp, health.bp):
+    for blueprint in (api.bp, pages.bp, photo.bp, history.bp, model_pages.bp, health.bp):
         app.register_blueprint(blueprint)
     health.warm(app)  # before the first request, so no caller pays for a cold model
     return app

@@ -142,7 +142,17 @@ def predict_rows(
             raise InputError("wrong_input", f"{model.name} takes a picture, not a table row.", 415)
         rows = table_rows(inputs, model.features)
         samples = [model.prepare(row) for row in rows]
-        probabilities = model.predict(np.stack(samples))
+        try:
+            probabilities = model.predict(np.stack(samples))
+        except ValueError as exc:
+            # The rows passed the folder's checks but the model refuses them, e.g. a choice
+            # its encoder never saw: the client can change the row, so a 422 that says why.
+            raise InputError(
+                "unusable_inputs",
+                f"{model.name} could not use {'this row' if len(rows) == 1 else 'these rows'}: "
+                f"{str(exc)[:300]}",
+                422,
+            ) from None
     return [
         _finish(model, started, scores, sample, top_k, recorder, json.dumps(row).encode(), None)
         for row, sample, scores in zip(rows, samples, probabilities, strict=True)

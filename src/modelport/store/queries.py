@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from modelport.store.db import Store
 from modelport.store.tables import FeedbackRow, PredictionRow
 
 MAX_PAGE_SIZE = 100
+TABLE_ROW_MIME = "application/json"  # how the recorder stores a tabular prediction's row
 CSV_COLUMNS = (
     "id",
     "created_at",
@@ -83,8 +85,9 @@ def history(store: Store, where: HistoryFilter, page: int = 1, per_page: int = 2
 
 
 def prediction_json(row: PredictionRow) -> dict[str, Any]:
+    """A prediction as the API lists it; a table row's values come along as ``inputs``."""
     feedback = row.feedback
-    return {
+    described = {
         "id": row.id,
         "created_at": _iso(row.created_at),
         "model": row.model,
@@ -102,6 +105,18 @@ def prediction_json(row: PredictionRow) -> dict[str, Any]:
             "created_at": _iso(feedback.created_at),
         },
     }
+    if row.input_mime == TABLE_ROW_MIME:
+        described["inputs"] = table_row(row.input_image)
+    return described
+
+
+def table_row(stored: bytes) -> dict[str, Any] | None:
+    """A tabular prediction's stored row (JSON), or None if it cannot be read."""
+    try:
+        row = json.loads(stored)
+    except (TypeError, ValueError):
+        return None
+    return row if isinstance(row, dict) else None
 
 
 def csv_lines(store: Store, where: HistoryFilter, chunk: int = 1000) -> Iterator[str]:

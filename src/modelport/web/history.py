@@ -1,7 +1,8 @@
-"""Prediction history, corrections and model cards (issue #4).
+"""Prediction history, corrections and the model card's confusion matrix (issue #4).
 
-Pages: ``/history`` and ``/models/<name>``. API: ``/api/v1/predictions`` (JSON and CSV),
-a prediction's stored input, and feedback, which also teaches models that can learn.
+Page: ``/history`` (a model's own page, with its card, is in ``model_pages``). API:
+``/api/v1/predictions`` (JSON and CSV), a prediction's stored input, and feedback, which
+also teaches models that can learn.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from modelport.inputs import InputError
 from modelport.models.base import Model
@@ -143,21 +144,6 @@ def prediction_feedback(prediction_id: str):
         label=feedback.label,
         is_correct=feedback.is_correct,
         learned=learned,
-    )
-
-
-@bp.get("/models/<name>")
-def model_card(name: str):
-    model = runtime().registry.get(name)
-    accuracy = q.live_accuracy(_store(), name)
-    matrix = q.confusion(_store(), name, model.labels)
-    return render_template(
-        "model_card.html",
-        model=model,
-        metrics=model.info.metrics,
-        accuracy=accuracy,
-        matrix=matrix,
-        history_url=url_for("history.history_page", model=name),
     )
 
 

@@ -1,4 +1,5 @@
-"""The pages people use: the model list and the drawing page."""
+"""The pages people use: the model list and the drawing page (each model's own page is in
+``model_pages``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,22 @@ from modelport.web.runtime import runtime
 bp = Blueprint("pages", __name__)
 
 
+DIGITS = [str(digit) for digit in range(10)]
+
+
 @bp.get("/")
 def index():
-    return render_template("index.html", models=list(runtime().registry))
+    """Every model, each with a link to its page; the digit models and the photo model that
+    ``/draw`` and ``/photo`` serve link there too."""
+    registry = runtime().registry
+    models = list(registry)
+    photo_models = [m for m in models if m.input_kind == "photo"]
+    return render_template(
+        "index.html",
+        models=models,
+        draw_models={m.name for m in models if m.input_kind == "sketch" and m.labels == DIGITS},
+        photo_model=registry.default_for("photo").name if photo_models else None,
+    )
 
 
 @bp.get("/draw")

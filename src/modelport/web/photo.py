@@ -58,29 +58,40 @@ def photo_page():
 def photo_upload():
     """The no-JavaScript path: a multipart form in, the result page (or a friendly 4xx) out."""
     try:
-        model = _photo_model()
-        upload = request.files.get("file")
-        data = upload.read() if upload is not None else b""
-        if not data and not (upload and upload.filename):
-            raise InputError("missing_file", "Choose a photo first.", 400)
-        check_hint(upload.filename or "", data)
-        rt = runtime()
-        result = predict_bytes(model, data, rt.limits, top_k=TOP_K, recorder=rt.recorder)
-        shown = open_photo(data, rt.limits, draft_size=SHOWN_SIZE)
+        answer = classify_upload(_photo_model())
     except UnknownModel:
         return _render()
     except RequestEntityTooLarge:
-        limit = _human_size(runtime().settings.max_upload_bytes)
-        return _render(413, error=f"That file is too large: the limit is {limit}.")
+        return _render(413, error=too_large_message())
     except InputError as exc:
-        return _render(exc.status, error=exc.detail, filename=_filename())
-    return _render(
-        result=result,
-        bars=bars_of(result),
-        photo_uri="data:image/jpeg;base64,"
+        return _render(exc.status, error=exc.detail, filename=uploaded_filename())
+    return _render(**answer)
+
+
+def classify_upload(model: Model, top_k: int = TOP_K) -> dict:
+    """The form's ``file`` classified by ``model``: what a page shows of the answer (the
+    result, its bars, the photo small and its name). Raises ``InputError`` for a bad file
+    and ``RequestEntityTooLarge`` for one over the limit."""
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None else b""
+    if not data and not (upload and upload.filename):
+        raise InputError("missing_file", "Choose a photo first.", 400)
+    check_hint(upload.filename or "", data)
+    rt = runtime()
+    result = predict_bytes(model, data, rt.limits, top_k=top_k, recorder=rt.recorder)
+    shown = open_photo(data, rt.limits, draft_size=SHOWN_SIZE)
+    return {
+        "result": result,
+        "bars": bars_of(result),
+        "photo_uri": "data:image/jpeg;base64,"
         + base64.b64encode(thumbnail_jpeg(shown, SHOWN_SIZE)).decode(),
-        filename=_filename(),
-    )
+        "filename": uploaded_filename(),
+    }
+
+
+def too_large_message() -> str:
+    limit = _human_size(runtime().settings.max_upload_bytes)
+    return f"That file is too large: the limit is {limit}."
 
 
 def _human_size(size: int) -> str:
@@ -88,7 +99,7 @@ def _human_size(size: int) -> str:
     return f"{size / mb:.0f} MB" if size >= mb else f"{size / 1024:.0f} kB"
 
 
-def _filename() -> str:
+def uploaded_filename() -> str:
     upload = request.files.get("file")
     return PurePath(upload.filename).name if upload and upload.filename else ""
 

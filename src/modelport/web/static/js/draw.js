@@ -1,12 +1,23 @@
-// The drawing page: pointer input on a canvas, debounced predictions, Undo and Clear.
+// A drawing area (/draw and a sketch model's page): pointer input on a canvas, debounced
+// predictions, Undo and Clear. The area's element says where drawings go and for which model:
+//   <div id="draw-app" data-endpoint="/api/predict" data-model="digits" data-labels='["0", ...]'>
+// The endpoint answers as /api/predict does (probabilities in label order, top, preview). On
+// /draw a <select id="model"> chooses the model instead of data-model. Without data-labels the
+// classes are the digits, by their index.
 (() => {
   "use strict";
   const UNSURE_BELOW = 0.6;
   const DEBOUNCE_MS = 200;
+  const ALL_BARS_UP_TO = 12; // more classes than this: only the top ones get a bar
+  const TOP_BARS = 10;
 
   const canvas = document.getElementById("pad");
   const ctx = canvas.getContext("2d");
+  const app = canvas.closest("[data-endpoint]");
+  const endpoint = (app && app.dataset.endpoint) || "/api/predict";
   const modelSelect = document.getElementById("model");
+  const labels = app && app.dataset.labels ? JSON.parse(app.dataset.labels) : null;
+  const modelName = () => (modelSelect ? modelSelect.value : app.dataset.model);
   const els = Object.fromEntries(
     ["error", "placeholder", "result", "digit", "unsure", "top3", "preview", "bars", "meta", "feedback"]
       .map((id) => [id, document.getElementById(id)])
@@ -103,12 +114,14 @@
   }
   document.getElementById("undo").addEventListener("click", undo);
   document.getElementById("clear").addEventListener("click", clear);
-  modelSelect.addEventListener("change", () => {
-    const url = new URL(window.location.href);
-    url.searchParams.set("model", modelSelect.value);
-    window.history.replaceState(null, "", url);
-    if (strokes.length) schedule(0);
-  });
+  if (modelSelect) {
+    modelSelect.addEventListener("change", () => {
+      const url = new URL(window.location.href);
+      url.searchParams.set("model", modelSelect.value);
+      window.history.replaceState(null, "", url);
+      if (strokes.length) schedule(0);
+    });
+  }
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, select, textarea")) return;
     if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
@@ -144,10 +157,10 @@
     if (inflight) inflight.abort();
     inflight = new AbortController();
     try {
-      const response = await fetch("/api/predict", {
+      const response = await fetch(endpoint, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ image: canvas.toDataURL("image/png"), model: modelSelect.value }),
+        body: JSON.stringify({ image: canvas.toDataURL("image/png"), model: modelName() }),
         signal: inflight.signal,
       });
       const body = await response.json();
@@ -185,19 +198,27 @@
       })
     );
     if (body.preview) els.preview.src = body.preview;
+    const names = labels || body.probabilities.map((_, i) => String(i));
     const bestIndex = body.probabilities.indexOf(Math.max(...body.probabilities));
+    let shown = body.probabilities.map((p, index) => index);
+    if (shown.length > ALL_BARS_UP_TO) {
+      shown = shown.sort((a, b) => body.probabilities[b] - body.probabilities[a]).slice(0, TOP_BARS);
+    }
+    els.bars.classList.toggle("prob-bars-wide", names.some((name) => name.length > 3));
     els.bars.replaceChildren(
-      ...body.probabilities.map((p, digit) => {
+      ...shown.map((index) => {
+        const p = body.probabilities[index];
         const row = document.createElement("div");
-        row.className = `prob-row${digit === bestIndex ? " best" : ""}`;
+        row.className = `prob-row${index === bestIndex ? " best" : ""}`;
         row.setAttribute("role", "listitem");
         row.innerHTML =
           `<span class="prob-label"></span>` +
           `<div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100">` +
           `<div class="progress-bar"></div></div><span class="prob-value small"></span>`;
-        row.children[0].textContent = digit;
+        row.children[0].textContent = names[index];
+        row.children[0].title = names[index];
         row.children[1].setAttribute("aria-valuenow", Math.round(p * 100));
-        row.children[1].setAttribute("aria-label", `Digit ${digit}`);
+        row.children[1].setAttribute("aria-label", labels ? names[index] : `Digit ${index}`);
         row.children[1].firstChild.style.width = `${p * 100}%`;
         row.children[2].textContent = percent(p);
         return row;
@@ -208,8 +229,8 @@
       window.modelportFeedback.mount(els.feedback, {
         predictionId: body.id,
         model: body.model,
-        labels: body.probabilities.map((_, i) => String(i)),
-        predicted: String(body.digit),
+        labels: names,
+        predicted: String(best.label),
       });
     }
   }

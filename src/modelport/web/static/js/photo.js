@@ -1,11 +1,20 @@
-// The photo page with JavaScript on: choose, drop or paste a picture, see it at once, and
-// get the top classes from the JSON API without leaving the page. Without JavaScript the
-// form POSTs to /photo and the server renders the same markup.
+// A form that asks a model, with JavaScript on: the answer comes from the JSON API and is
+// shown without leaving the page. Without JavaScript the form POSTs and the server renders the
+// same markup. The form says what it sends and where:
+//   data-predict="file"    a picture: chosen, dropped or pasted, and shown at once (/photo and
+//                          a photo model's page), sent as a multipart "file";
+//   data-predict="fields"  a table row (a tabular model's page): one field per feature, marked
+//                          data-feature="number" or "category", sent as JSON {"inputs": {...}};
+//   data-endpoint          the model's predict URL; data-model its name;
+//   data-labels            its classes for the feedback widget (fetched when left out).
 (() => {
   "use strict";
-  const form = document.getElementById("photo-form");
+  const form = document.querySelector("form[data-predict]");
+  if (!form) return;
   const endpoint = form.dataset.endpoint;
-  if (!endpoint) return; // no photo model on this server: the page already says so
+  if (!endpoint) return; // no model on this server: the page already says so
+  const sendsFile = form.dataset.predict === "file";
+  const labels = form.dataset.labels ? JSON.parse(form.dataset.labels) : undefined;
   const input = document.getElementById("file");
   const els = Object.fromEntries(
     ["dropzone", "preview", "preview-figure", "preview-name", "error", "busy", "placeholder",
@@ -75,15 +84,40 @@
       els.feedback.replaceChildren();
       return;
     }
-    window.modelportFeedback.mount(els.feedback, { predictionId, model, predicted });
+    window.modelportFeedback.mount(els.feedback, { predictionId, model, predicted, labels });
   }
 
-  async function classify(file) {
+  function classify(file) {
     if (!file) {
       showError("Choose a photo first.");
       return;
     }
     showPreview(file);
+    const body = new FormData();
+    body.append("file", file, file.name || "pasted-image");
+    ask(body, {});
+  }
+
+  // The form's fields as a row: numbers as numbers; a field left empty is left out, so
+  // the answer names the missing feature.
+  function row() {
+    const values = {};
+    for (const field of form.querySelectorAll("[data-feature]")) {
+      const text = field.value.trim();
+      if (text === "") continue;
+      values[field.name] = field.dataset.feature === "number" ? Number(text) : text;
+    }
+    return values;
+  }
+
+  function markInvalid(detail) {
+    for (const field of form.querySelectorAll("[data-feature]")) {
+      const named = detail.includes(`'${field.name}'`) || detail.includes(`"${field.name}"`);
+      field.classList.toggle("is-invalid", named);
+    }
+  }
+
+  async function ask(body, headers) {
     show("error", false);
     show("placeholder", false);
     show("result", false);
@@ -91,17 +125,16 @@
     if (inflight) inflight.abort();
     const mine = new AbortController();
     inflight = mine;
-    const body = new FormData();
-    body.append("file", file, file.name || "pasted-image");
     try {
       const response = await fetch(endpoint, {
         method: "POST",
         body,
-        headers: { Accept: "application/json" },
+        headers: { Accept: "application/json", ...headers },
         signal: mine.signal,
       });
       const answer = await response.json().catch(() => ({}));
       if (inflight !== mine) return;
+      if (!sendsFile) markInvalid(response.ok ? "" : answer.detail || "");
       if (!response.ok) {
         showError(answer.detail || `That did not work (HTTP ${response.status}).`);
       } else {
@@ -127,6 +160,14 @@
   // A result rendered by the server (the form was posted before this script ran).
   if (els.result.dataset.predictionId) {
     mountFeedback(els.result.dataset.predictionId, form.dataset.model, els.best.textContent);
+  }
+
+  if (!sendsFile) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      ask(JSON.stringify({ inputs: row() }), { "Content-Type": "application/json" });
+    });
+    return;
   }
 
   // A file named like an image that is not one: no broken-image icon, the message says why.
