@@ -39,7 +39,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 
 install-dev: $(VENV)/.installed-dev
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[train,dev]'
+	$(BIN)/pip install --quiet -e '.[train,keras,dev]'
 	touch $@ $(VENV)/.installed-run
 
 system-packages:

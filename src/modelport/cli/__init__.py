@@ -1,10 +1,11 @@
-"""The ``modelport`` command: serve, train, evaluate, predict, list models, look after the
-prediction store."""
+"""The ``modelport`` command: serve, train, evaluate, predict, list, add and remove models,
+look after the prediction store."""
 
 from __future__ import annotations
 
 import click
 
+from modelport.cli.add import add_command, remove_command
 from modelport.cli.db import db_command, history_command
 from modelport.cli.models import models_command, predict_command
 from modelport.cli.serve import serve_command
@@ -22,5 +23,7 @@ main.add_command(train_command)
 main.add_command(eval_command)
 main.add_command(predict_command)
 main.add_command(models_command)
+main.add_command(add_command)
+main.add_command(remove_command)
 main.add_command(db_command)
 main.add_command(history_command)

@@ -24,18 +24,24 @@ def _registry(settings: Settings, names: tuple[str, ...]) -> Registry:
 def models_command(as_json: bool) -> None:
     """List the models, built-in and added, with name, version and input kind."""
     settings = Settings.from_env()
-    registry = _registry(settings, settings.models)
-    rows = [model.describe() for model in registry]
+    repository = ModelRepository(settings.model_store_path)
+    registry = Registry.load(repository, settings.models)
+    folders, _ = repository.scan()
+    # A model is built in when it comes from Modelport's own folders (retrained or not),
+    # added when its folder is in the store (``modelport add``).
+    source = {folder.name: "built-in" if folder.bundled else "added" for folder in folders}
+    rows = [model.describe() | {"source": source.get(model.name, "added")} for model in registry]
     if as_json:
         click.echo(json.dumps({"models": rows, "failed": registry.failures}, indent=2))
         return
-    click.echo(f"{'NAME':<20} {'VERSION':<22} {'INPUT':<7} DESCRIPTION")
+    click.echo(f"{'NAME':<20} {'VERSION':<22} {'INPUT':<8} {'FROM':<9} DESCRIPTION")
     for row in rows:
         click.echo(
-            f"{row['name']:<20} {row['version']:<22} {row['input_kind']:<7} {row['description']}"
+            f"{row['name']:<20} {row['version']:<22} {row['input_kind']:<8} "
+            f"{row['source']:<9} {row['description']}"
         )
     for name, reason in registry.failures.items():
-        click.echo(f"{name:<20} {'-':<22} {'-':<7} not available: {reason}")
+        click.echo(f"{name:<20} {'-':<22} {'-':<8} {'-':<9} not available: {reason}")
 
 
 @click.command("predict")
