@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,8 @@ def test_defaults_are_sized_from_the_cores_this_process_may_use():
     options = serve.gunicorn_options("127.0.0.1", 5000, workers=3, threads=4)
     assert options["workers"] == 3
     assert options["threads"] == 4
-    assert options["worker_class"] == "gthread"
-    assert options["worker_connections"] == 16
-    assert serve.gunicorn_options("127.0.0.1", 5000, 1, 1)["worker_class"] == "sync"
+    assert options["worker_class"] == "modelport.web.server.Worker"
+    assert options["worker_connections"] == serve.CONNECTIONS_PER_WORKER
 
 
 def test_workers_and_threads_come_from_the_environment():
@@ -40,18 +40,23 @@ def test_workers_and_threads_come_from_the_environment():
         Settings.from_env({"MODELPORT_WORKERS": "many"})
 
 
-def get(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+def get(url: str, headers: dict | None = None) -> tuple[int, Message, bytes]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
 def workers_of(pid: int) -> set[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return {int(child) for child in children}
+
+
+def ready_pid(url: str) -> int | None:
+    status, _, body = get(url + "/readyz")
+    return json.loads(body)["pid"] if status == 200 else None
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:
@@ -166,6 +171,8 @@ def test_a_killed_worker_is_replaced_and_the_others_keep_serving(server):
 
 @pytest.mark.slow
 def test_a_burst_of_keep_alive_connections_is_shared_by_the_workers(server):
+    # Both workers serving (a worker still loading its models takes no connection).
+    wait_for(lambda: {ready_pid(server.url) for _ in range(8)} == workers_of(server.process.pid))
     host, port = server.url.removeprefix("http://").split(":")
     connections = [http.client.HTTPConnection(host, int(port), timeout=10) for _ in range(16)]
     for connection in connections:

@@ -9,9 +9,11 @@ for a batch does not hold a core idle.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
+import resource
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,10 +28,12 @@ from modelport.telemetry import MULTIPROC_ENV
 # Two, not more: a worker's threads take turns at the GIL. In paired runs with 4, a digit
 # request cost more CPU (4.1 vs 3.6 ms; 470 vs 530 req/s) and photos went 69 vs 79 img/s.
 THREADS_PER_WORKER = 2
-# A gthread worker accepts while it holds fewer connections than threads x this, and keeps
-# idle ones open only up to (connections - threads). Without a cap the worker that wakes
-# first takes every keep-alive connection of a burst (13 of 16 measured) and the other idles.
+# What gunicorn's gthread workers were capped at (threads x this connections each), kept
+# for benchmarks/hello_baseline.py, which still measures a bare gthread Flask against ours.
 CONNECTIONS_PER_THREAD = 4
+# Connections one worker keeps open at most (more are answered 503). A connection costs the
+# event loop memory and a file descriptor, not a thread: slow clients do not starve others.
+CONNECTIONS_PER_WORKER = 1000
 
 
 def available_cores() -> int:
@@ -123,13 +127,24 @@ def _use_multiprocess_values() -> None:
         values.ValueClass = values.get_value_class()
 
 
+def raise_open_files_limit() -> None:
+    """As many file descriptors as the system allows this process (and the workers it forks):
+    each open connection holds one, and a worker keeps up to CONNECTIONS_PER_WORKER."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # as it was, then
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
-        "worker_connections": threads * CONNECTIONS_PER_THREAD,
+        # uvicorn's event loop reads whole requests; the app runs in `threads` threads
+        "worker_class": "modelport.web.server.Worker",
+        "worker_connections": CONNECTIONS_PER_WORKER,
         "timeout": 60,
         "graceful_timeout": 20,
         "keepalive": 5,
@@ -177,6 +192,7 @@ def serve_command(
         workers = workers or settings.workers or default_workers()
         threads = threads or settings.threads or default_threads()
         watcher = StoreWatcher(ModelRepository(settings.model_store_path).fingerprint)
+        raise_open_files_limit()
         GunicornServer(gunicorn_options(host, port, workers, threads), watcher=watcher).run()
     finally:
         if owned:
