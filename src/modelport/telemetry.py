@@ -102,6 +102,20 @@ def _metrics() -> dict[str, Any]:
             "modelport_predictions_not_recorded",
             "Predictions that could not be written to the store (failed or dropped).",
         ),
+        "RECORDING_BACKLOG": Gauge(
+            "modelport_recording_backlog",
+            "Predictions held by the recorders, not yet written to the store.",
+            multiprocess_mode="livesum",
+        ),
+        "RECORDING_FAILING": Gauge(
+            "modelport_recording_failing",
+            "1 while a worker cannot write predictions to the store (they are held).",
+            multiprocess_mode="livemax",
+        ),
+        "RECORDING_WRITE_ERRORS": Counter(
+            "modelport_recording_write_errors",
+            "Failed attempts to write predictions to the store (retried, not lost).",
+        ),
         "MODELS_LOADED": Gauge(
             "modelport_models_loaded",
             "Models loaded and warmed in each live worker.",
@@ -121,6 +135,9 @@ NAMES = (
     "PREDICTIONS_FAILED",
     "PREDICTIONS_RECORDED",
     "PREDICTIONS_NOT_RECORDED",
+    "RECORDING_BACKLOG",
+    "RECORDING_FAILING",
+    "RECORDING_WRITE_ERRORS",
     "MODELS_LOADED",
 )
 # The recorder's hook has a shorter name in the brief; both work.

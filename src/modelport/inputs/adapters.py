@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from modelport.models.settings import Feature, Preprocess
 
 PHOTO_DRAFT_FLOOR = 320
+SKETCH_MAX_PIXELS = 2048 * 2048
 # A JPEG is decoded at 1/2, 1/4 or 1/8 scale only while it stays this much larger than the
 # model's input, so the resize that follows still has pixels to average.
 DRAFT_MARGIN = 10 / 7
@@ -31,7 +33,13 @@ def decode_picture(kind: str, data: bytes, limits: Limits, preprocess: Preproces
     if kind == "photo":
         side = max(PHOTO_DRAFT_FLOOR, math.ceil(max(preprocess.size) * DRAFT_MARGIN))
         return open_photo(data, limits, draft_size=(side, side))
-    return open_image(data, limits)
+    return open_image(data, sketch_limits(limits))
+
+
+def sketch_limits(limits: Limits) -> Limits:
+    """A drawing is a canvas: one larger than ``SKETCH_MAX_PIXELS`` (a 560 px canvas on a
+    3x screen is 2.8 million) is refused before decoding, not decoded for a second of CPU."""
+    return replace(limits, max_pixels=min(limits.max_pixels, SKETCH_MAX_PIXELS))
 
 
 def photo_input(image: Image.Image, preprocess: Preprocess) -> np.ndarray:

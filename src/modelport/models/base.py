@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image
 
+from modelport.inputs.adapters import sketch_limits
 from modelport.inputs.decode import Limits, open_image
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class Model(ABC):
 
     def decode(self, data: bytes, limits: Limits) -> Image.Image:
         """The bytes of a picture as the decoded image ``prepare`` takes."""
-        return open_image(data, limits)
+        return open_image(data, sketch_limits(limits) if self.input_kind == "sketch" else limits)
 
     @abstractmethod
     def prepare(self, value: Any) -> np.ndarray:

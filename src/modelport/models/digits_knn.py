@@ -7,6 +7,10 @@ It also learns from corrections on the spot (``learn``): a corrected drawing joi
 neighbours, is kept in ``learned.npz`` beside the model (so it survives a restart), and
 the very same input is answered with its correction from then on. Every worker process
 notices a new ``learned.npz`` by its file stamp, checked with one ``stat`` per batch.
+
+One correction per prediction: each learned sample carries the id of the prediction it
+corrects, and a later correction of that prediction replaces it. The same input with the
+same label is kept once. So feedback repeated on one prediction never grows the file.
 """
 
 from __future__ import annotations
@@ -77,9 +81,14 @@ def load(folder: ModelFolder, repository: ModelRepository, threads: int = 1) -> 
     )
 
 
-def _save(path: Path, samples: np.ndarray, labels: np.ndarray) -> None:
+def _save(
+    path: Path, samples: np.ndarray, labels: np.ndarray, keys: np.ndarray | None = None
+) -> None:
     buffer = io.BytesIO()
-    np.savez(buffer, samples=samples, labels=labels)
+    if keys is None:
+        np.savez(buffer, samples=samples, labels=labels)
+    else:
+        np.savez(buffer, samples=samples, labels=labels, keys=np.asarray(keys, dtype=str))
     write_atomically(path, buffer.getvalue())
 
 
@@ -138,31 +147,39 @@ class DigitsKnn(Model):
                 probabilities[row, corrected] = 1.0
         return probabilities
 
-    def learn(self, sample: np.ndarray, label: str) -> None:
-        """Add a corrected input (as ``prepare`` made it) to the neighbours, for good."""
+    def learn(self, sample: np.ndarray, label: str, key: str | None = None) -> None:
+        """Add a corrected input (as ``prepare`` made it) to the neighbours, for good.
+
+        ``key`` names what is corrected (the prediction's id): it replaces an earlier
+        correction with the same key. An input already learned with this label is not
+        added again.
+        """
         if label not in LABELS:
             raise ValueError(f"{NAME} knows no label {label!r}")
         if self.learned_path is None:
             raise RuntimeError(f"{NAME} was loaded without a place to keep what it learns")
         flat = np.asarray(sample, np.float32).reshape(1, 64)
+        index = LABELS.index(label)
         lock_path = self.learned_path.with_name(self.learned_path.name + ".lock")
-        with open(lock_path, "a") as lock:  # workers take turns to add to the file
+        with open(lock_path, "a") as lock:  # workers take turns to change the file
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                samples, labels = self._read_learned()
-                _save(
-                    self.learned_path,
-                    np.concatenate([samples, flat]),
-                    np.concatenate([labels, [LABELS.index(label)]]).astype(np.int64),
-                )
+                learned = _with_correction(*self._read_learned(), flat, index, key)
+                if learned is not None:
+                    _save(self.learned_path, *learned)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         self._refresh()
 
-    def _read_learned(self) -> tuple[np.ndarray, np.ndarray]:
+    def _read_learned(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The learned samples, their labels and keys ("" where a sample has none)."""
         if self.learned_path is None or not self.learned_path.is_file():
-            return np.zeros((0, 64), np.float32), np.zeros((0,), np.int64)
-        return _load_samples(self.learned_path)
+            return np.zeros((0, 64), np.float32), np.zeros((0,), np.int64), np.zeros(0, str)
+        with np.load(self.learned_path, allow_pickle=False) as data:
+            samples = np.asarray(data["samples"], np.float32).reshape(-1, 64)
+            labels = np.asarray(data["labels"], np.int64)
+            keys = data["keys"] if "keys" in data.files else np.full(len(labels), "")
+        return samples, labels, np.asarray(keys, dtype=str)
 
     def _refresh(self) -> None:
         """Refit when ``learned.npz`` changed (in this worker or another one)."""
@@ -174,7 +191,8 @@ class DigitsKnn(Model):
             stamp = _file_stamp(self.learned_path)
             if stamp == self._learned_stamp:
                 return
-            self._fit(*self._read_learned())
+            samples, labels, _keys = self._read_learned()
+            self._fit(samples, labels)
             self._learned_stamp = stamp
 
     def _fit(self, learned: np.ndarray, learned_labels: np.ndarray) -> None:
@@ -192,3 +210,37 @@ class DigitsKnn(Model):
 
     def preview(self, sample: np.ndarray) -> np.ndarray:
         return sketch.preview_png_array(sample, 16.0)
+
+
+def _with_correction(
+    samples: np.ndarray,
+    labels: np.ndarray,
+    keys: np.ndarray,
+    sample: np.ndarray,
+    label: int,
+    key: str | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """What is learned once ``sample`` is learned as ``label``; None when that changes
+    nothing. The correction goes last (the latest correction of an input wins), in place
+    of the earlier one with the same key and of the same input with the same label."""
+    same_input = np.all(samples == sample, axis=1)
+    replaced = same_input & (labels == label)
+    if key is not None:
+        replaced |= keys == key
+    elif replaced.any():
+        return None  # learned already (perhaps under a key, which it keeps)
+    (positions,) = np.nonzero(replaced)
+    if (
+        len(positions) == 1
+        and same_input[positions[0]]
+        and labels[positions[0]] == label
+        and keys[positions[0]] == key
+        and not same_input[positions[0] + 1 :].any()
+    ):
+        return None  # this very correction, and no later one of the same input
+    keep = ~replaced
+    return (
+        np.concatenate([samples[keep], sample]).astype(np.float32),
+        np.concatenate([labels[keep], [label]]).astype(np.int64),
+        np.concatenate([keys[keep], [key or ""]]).astype(str),
+    )

@@ -2,7 +2,9 @@
 warmed), for load balancers and orchestrators.
 
 Liveness must not depend on the models: a worker whose model failed to load is alive
-(restarting it would not help) but not ready (it cannot serve that model).
+(restarting it would not help) but not ready (it cannot serve that model). Nor is a worker
+ready while it cannot store predictions (the database is away, read-only or gone): it keeps
+answering and holds them, and ``/readyz`` says why and how many wait.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def readiness(app: Flask) -> tuple[bool, dict]:
         for name in configured
         if name not in rt.registry or name in rt.registry.failures
     }
-    ready = not missing and warmed is not None and bool(configured)
+    models_ready = not missing and warmed is not None and bool(configured)
+    recording = _recording_health(rt.recorder)
+    ready = models_ready and (recording is None or recording.ok)
     detail = {
         "status": "ready" if ready else "not_ready",
         "pid": os.getpid(),
@@ -52,7 +56,16 @@ def readiness(app: Flask) -> tuple[bool, dict]:
     }
     if warmed is not None:
         detail["warmup_ms"] = {name: round(ms, 1) for name, ms in warmed.items()}
+    if recording is not None:
+        detail["recording"] = recording.describe()
+        detail["recording_backlog"] = recording.backlog
     return ready, detail
+
+
+def _recording_health(recorder):
+    """The recorder's ``RecordingHealth``, or None for a recorder that does not say."""
+    health = getattr(recorder, "health", None)
+    return health() if callable(health) else None
 
 
 @bp.get("/healthz")
@@ -65,10 +78,15 @@ def readyz():
     runtime()  # the app is set up; anything else is a bug that the error handler reports
     ready, detail = readiness(current_app)
     if not ready:
-        body = {
-            "error": "not_ready",
-            "detail": "Some models are not loaded yet or failed to load.",
-        } | detail
+        reasons = []
+        if any(state != "ready" for state in detail["models"].values()) or not detail["models"]:
+            reasons.append("Some models are not loaded yet or failed to load.")
+        if detail.get("recording", "ok") != "ok":
+            reasons.append(
+                f"Predictions cannot be stored ({detail['recording_backlog']} held): "
+                f"{detail['recording']}."
+            )
+        body = {"error": "not_ready", "detail": " ".join(reasons) or "Not ready."} | detail
         response = jsonify(body)
         response.status_code = 503
         return response
