@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import data_uri, drawn_one, make_app
+from conftest import AuthActions, data_uri, drawn_one, make_app
 
 from modelport.cli import main
 from modelport.models.store import BUNDLED
@@ -103,14 +103,24 @@ def test_train_digits_with_feedback_adds_corrections_and_reports_before_and_afte
 ):
     app = make_app(tmp_path, None, ("digits",))  # its own store: training writes there
     client = app.test_client()
-    made = client.post(
-        "/api/predict",
-        json={"image": data_uri(drawn_one())},
-        headers={"Accept": "application/json"},
-    ).get_json()
+    made, suggested = (
+        client.post(
+            "/api/predict",
+            json={"image": data_uri(drawn_one())},
+            headers={"Accept": "application/json"},
+        ).get_json()
+        for _ in range(2)
+    )
     assert app.extensions["modelport"].recorder.flush(timeout=10)
-    feedback = client.post(f"/api/v1/predictions/{made['id']}/feedback", json={"label": "4"})
+    # A teacher's correction is training data; a visitor's suggestion waits for review.
+    feedback = client.post(
+        f"/api/v1/predictions/{made['id']}/feedback",
+        json={"label": "4"},
+        headers=AuthActions(app).headers("teacher"),
+    )
     assert feedback.status_code == 200
+    suggestion = client.post(f"/api/v1/predictions/{suggested['id']}/feedback", json={"label": "9"})
+    assert suggestion.get_json()["suggestion"] is True
 
     env = {"MODELPORT_INSTANCE_PATH": str(tmp_path)}
     result = cli_runner.invoke(

@@ -72,6 +72,8 @@ def test_right_and_wrong_answers_are_stored_and_filterable(app, client):
         f"/api/v1/predictions/{wrong['id']}/feedback", json={"label": correction}
     )
     assert said_wrong.json["is_correct"] is False
+    # A visitor's correction is a suggestion: nothing is learned before an operator agrees.
+    assert said_wrong.json["suggestion"] is True and said_wrong.json["learned"] is False
     corrected = client.get("/api/v1/predictions?corrected=true").json["predictions"]
     assert [p["id"] for p in corrected] == [wrong["id"]]
     assert corrected[0]["feedback"]["label"] == correction
@@ -81,22 +83,51 @@ def test_right_and_wrong_answers_are_stored_and_filterable(app, client):
     assert "text-bg-danger" in page.text
 
 
-def test_a_corrected_drawing_gets_its_correction_next_time(client):
+def test_a_teachers_correction_is_learned_at_once(client, auth):
     drawing = drawn_one(size=(300, 200))
     first = predict(client, drawing)
     correction = "7" if first["digit"] != 7 else "4"
     response = client.post(
-        f"/api/v1/predictions/{first['id']}/feedback", json={"label": correction}
+        f"/api/v1/predictions/{first['id']}/feedback",
+        json={"label": correction},
+        headers=auth.headers("teacher"),
     )
-    assert response.json["learned"] is True
+    assert response.json["learned"] is True and response.json["suggestion"] is False
+    assert response.json["status"] == "trusted"
     assert predict(client, drawing)["digit"] == int(correction)
 
 
+def test_a_visitors_correction_is_learned_once_an_operator_accepts_it(app, client, auth):
+    drawing = drawn_one(size=(200, 300))
+    first = predict(client, drawing)
+    correction = "2" if first["digit"] != 2 else "3"
+    feedback = f"/api/v1/predictions/{first['id']}/feedback"
+    for _ in range(3):  # repeated: still one suggestion
+        suggested = client.post(feedback, json={"label": correction})
+        assert suggested.status_code == 200
+        assert suggested.json["suggestion"] is True and suggested.json["learned"] is False
+    assert predict(client, drawing)["digit"] == first["digit"]  # nothing learned yet
+    teacher = client.post(feedback + "/accept", headers=auth.headers("teacher"))
+    assert teacher.status_code == 403 and teacher.json["error"] == "forbidden"
+    accepted = client.post(feedback + "/accept", headers=auth.headers("operator"))
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json["learned"] is True and accepted.json["status"] == "accepted"
+    assert predict(client, drawing)["digit"] == int(correction)
+    again = client.post(feedback + "/accept", headers=auth.headers("operator"))
+    assert again.json["learned"] is False  # learned once: accepting again adds nothing
+    knn = app.extensions["modelport"].registry.get("digits-knn")
+    assert knn.info.metrics["learned_samples"] == 1
+
+
 def test_feedback_waits_for_a_prediction_still_being_written(app, client):
+    predict(client)  # the visitor gets their id
+    with client.session_transaction() as session:
+        visitor = session["visitor"]
     # Written by another recorder (another worker's), not flushed by this request.
     other_worker = SqlRecorder(app.extensions["modelport_store"])
     drawing = drawn_one()
     made = event(data=drawing, image=Image.open(io.BytesIO(drawing)))
+    made.owner = visitor  # this visitor made it, through another worker
     other_worker.record(made)
     response = client.post(f"/api/v1/predictions/{made.id}/feedback", json={"label": "1"})
     assert response.status_code == 200, response.json
@@ -185,7 +216,7 @@ def test_model_card_shows_accuracies_and_the_confusion_matrix(app, client):
 def test_db_upgrade_and_history_purge_commands(app, client, cli_runner, tmp_path):
     env = {"MODELPORT_INSTANCE_PATH": str(app.instance_path)}
     result = cli_runner.invoke(main, ["db", "upgrade"], env=env)
-    assert result.exit_code == 0 and "0001" in result.output
+    assert result.exit_code == 0 and "0002" in result.output
     kept, gone = predict(client), predict(client)
     flush(app)
     client.post(f"/api/v1/predictions/{kept['id']}/feedback", json={"label": "8"})

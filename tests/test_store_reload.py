@@ -96,7 +96,13 @@ def test_adding_and_removing_a_model_under_load_drops_no_request(tmp_path):
     store = tmp_path / "store"
     store.mkdir()
     server = start_server(
-        tmp_path, store, ("digits", ADDED), args=("--workers", "2", "--threads", "2")
+        tmp_path,
+        store,
+        ("digits", ADDED),
+        # The traffic is one client asking as fast as it can, for longer than the default
+        # limit (600 a minute) allows; limits are tested in test_rate_limits.py.
+        extra_env={"MODELPORT_RATE_LIMIT_PREDICT": "off"},
+        args=("--workers", "2", "--threads", "2"),
     )
     try:
         status, body = call(server.url + "/readyz")

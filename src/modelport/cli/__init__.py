@@ -8,6 +8,7 @@ import click
 from modelport.cli.add import add_command, remove_command
 from modelport.cli.db import db_command, history_command
 from modelport.cli.models import models_command, predict_command
+from modelport.cli.people import tokens_command, users_command
 from modelport.cli.serve import serve_command
 from modelport.cli.train import eval_command, train_command
 
@@ -27,3 +28,5 @@ main.add_command(add_command)
 main.add_command(remove_command)
 main.add_command(db_command)
 main.add_command(history_command)
+main.add_command(users_command)
+main.add_command(tokens_command)

@@ -66,7 +66,11 @@ def _feedback_drawings(settings: Settings):
     store = Store(settings.database)
     store.upgrade()
     images, labels = corrected_drawings(store)
-    click.echo(f"adding {len(labels)} corrected drawings to the training data", err=True)
+    click.echo(
+        f"adding {len(labels)} corrected drawings to the training data (trusted corrections"
+        " only: visitors' suggestions count once an operator accepts them)",
+        err=True,
+    )
     return images, labels
 
 

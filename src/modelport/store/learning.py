@@ -1,8 +1,9 @@
 """Feeding corrections back to the models.
 
 A model that can learn on the spot (it has ``learn(sample, label)``, like ``digits-knn``)
-is taught the corrected drawing at once; every correction of a sketch model is also
-training data for ``modelport train digits --with-feedback``.
+is taught the corrected drawing at once; every trusted correction of a sketch model (a
+teacher's or operator's, or a visitor's an operator accepted) is also training data for
+``modelport train digits --with-feedback``.
 """
 
 from __future__ import annotations
@@ -16,20 +17,26 @@ from modelport.inputs import InputError, sketch
 from modelport.inputs.decode import Limits, open_image
 from modelport.models.base import Model
 from modelport.store.db import Store
-from modelport.store.tables import FeedbackRow, PredictionRow
+from modelport.store.tables import TRUSTED_STATUSES, FeedbackRow, PredictionRow
 
 log = logging.getLogger(__name__)
 
 SKETCH_MODELS = ("digits", "digits-knn")
 
 
-def learn_correction(model: Model, drawing: bytes, label: str, limits: Limits) -> bool:
-    """Teach ``model`` that ``drawing`` shows ``label``; False when it cannot learn."""
+def learn_correction(
+    model: Model, drawing: bytes, label: str, limits: Limits, key: str | None = None
+) -> bool:
+    """Teach ``model`` that ``drawing`` shows ``label``; False when it cannot learn.
+    ``key`` (the prediction's id) makes a later correction of it replace this one."""
     learn = getattr(model, "learn", None)
     if learn is None or model.input_kind != "sketch":
         return False
     sample = model.prepare(open_image(drawing, limits))
-    learn(sample, label)
+    if key is None:
+        learn(sample, label)
+    else:
+        learn(sample, label, key=key)
     return True
 
 
@@ -38,11 +45,14 @@ def corrected_drawings(
     models: tuple[str, ...] = SKETCH_MODELS,
     include_confirmed: bool = False,
     limits: Limits | None = None,
+    trusted_only: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The drawings people corrected, as MNIST-style 28x28 float32 images and int64 labels.
 
-    ``include_confirmed`` adds the drawings people marked right. Drawings that can no
-    longer be read (or whose label is not a digit) are skipped, with a log line.
+    ``include_confirmed`` adds the drawings people marked right. Only trusted answers count
+    unless ``trusted_only`` is off: visitors' suggestions wait for an operator's review.
+    Drawings that can no longer be read (or whose label is not a digit) are skipped, with a
+    log line.
     """
     limits = limits or Limits()
     query = (
@@ -53,6 +63,8 @@ def corrected_drawings(
     )
     if not include_confirmed:
         query = query.where(FeedbackRow.is_correct.is_(False))
+    if trusted_only:
+        query = query.where(FeedbackRow.status.in_(TRUSTED_STATUSES))
     images, labels = [], []
     with store.session() as session:
         for prediction_id, drawing, label in session.execute(query):

@@ -2,32 +2,49 @@
 
 Page: ``/history`` (a model's own page, with its card, is in ``model_pages``). API:
 ``/api/v1/predictions`` (JSON and CSV), a prediction's stored input, and feedback, which
-also teaches models that can learn.
+also teaches models that can learn (``review`` says when).
+
+A visitor sees and corrects only their own predictions (another's answers 404, as one that
+does not exist); teachers and operators see them all; ``MODELPORT_PUBLIC_HISTORY`` opens
+the history to everyone.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from modelport.inputs import InputError
-from modelport.models.base import Model
 from modelport.service import prediction_age_seconds
 from modelport.store import Store
 from modelport.store import queries as q
 from modelport.store.charts import confusion_png
-from modelport.store.learning import learn_correction
-from modelport.store.tables import PredictionRow
+from modelport.web.auth import current_caller
+from modelport.web.limits import limited
 from modelport.web.request_input import json_body
+from modelport.web.review import feedback_json, teach
 from modelport.web.runtime import runtime
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("history", __name__)
 
-FEEDBACK_WAIT_S = 3.0  # how long feedback waits for a prediction still being written
+# Feedback on a prediction still being written waits for it, this long at most (the local
+# recorder's flush included), and only for a well-formed id made in the last FRESH_S
+# seconds, with at most WAITERS requests of a worker waiting at once: made-up ids cannot
+# hold the request threads (each used to hold one for 3 s).
+FEEDBACK_WAIT_S = 0.25
+FRESH_S = 3.0
+WAITERS = 2
+PREDICTION_ID = re.compile(r"[0-9a-f]{20}")
+_waiters = threading.BoundedSemaphore(WAITERS)
 PAGE_SIZE = 25
 YES = {"1", "true", "yes", "corrected"}
 NO = {"0", "false", "no", "uncorrected"}
@@ -54,10 +71,15 @@ def _filter() -> q.HistoryFilter:
     corrected = request.args.get("corrected", "").strip().lower()
     if corrected not in YES | NO | {"", "all"}:
         raise InputError("invalid_corrected", "'corrected' must be true, false or left out.", 400)
-    return q.HistoryFilter(
+    where = q.HistoryFilter(
         model=request.args.get("model") or None,
         corrected=True if corrected in YES else False if corrected in NO else None,
     )
+    return q.visible_to(current_caller(), where, _public())
+
+
+def _public() -> bool:
+    return runtime().settings.public_history
 
 
 def _page() -> q.HistoryPage:
@@ -80,6 +102,7 @@ def history_page():
         where=where,
         corrected=request.args.get("corrected", "").strip().lower(),
         models=[m.name for m in runtime().registry],
+        mine_only=where.mine_only,
     )
 
 
@@ -98,53 +121,52 @@ def list_predictions():
 @bp.get("/api/v1/predictions.csv")
 def export_predictions():
     lines = q.csv_lines(_store(), _filter())
-    return Response(
+    response = Response(
         lines,
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="predictions.csv"'},
     )
+    response.implicit_sequence_conversion = False  # streamed: nothing may read it all first
+    return response
 
 
 @bp.get("/api/v1/predictions/<prediction_id>/input")
 def prediction_input(prediction_id: str):
-    found = q.input_image(_store(), prediction_id)
+    found = q.visible_prediction(_store(), current_caller(), prediction_id, _public())
     if found is None:
         raise _unknown_prediction(prediction_id)
-    data, mime = found
-    response = Response(data, mimetype=mime)
+    response = Response(found.input_image, mimetype=found.input_mime)
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
 @bp.post("/api/v1/predictions/<prediction_id>/feedback")
+@limited("feedback")
 def prediction_feedback(prediction_id: str):
+    """A teacher's or operator's answer is trusted (and learned, see ``review``); anyone
+    else's is a suggestion until an operator accepts it. One answer per prediction."""
     label = _label(json_body(request))
     rt = runtime()
-    age = prediction_age_seconds(prediction_id)
-    just_made = age is not None and -1 < age < FEEDBACK_WAIT_S
-    flush = getattr(rt.recorder, "flush", None)
-    if just_made and flush is not None:  # made by this worker and maybe still queued
-        flush(timeout=FEEDBACK_WAIT_S)
-    wait = FEEDBACK_WAIT_S if just_made else 0.0  # another worker may still be writing it
-    prediction = q.wait_for_prediction(_store(), prediction_id, wait)
+    caller = current_caller()
+    with _writer_wait(prediction_id) as wait:
+        prediction = q.visible_prediction(_store(), caller, prediction_id, _public(), wait)
     if prediction is None:
         raise _unknown_prediction(prediction_id)
     model = rt.registry.models.get(prediction.model)
     if model is not None and label not in model.labels:
         raise InputError("unknown_label", f"{prediction.model} has no label {label!r}.", 422)
-    feedback = q.save_feedback(_store(), prediction, label)
-    learned = False
-    if model is not None and not feedback.is_correct:
-        learned = _teach(model, prediction, label)
-    return jsonify(
-        id=prediction.id,
-        model=prediction.model,
-        predicted=prediction.label,
-        label=feedback.label,
-        is_correct=feedback.is_correct,
-        learned=learned,
-    )
+    try:
+        feedback = q.save_feedback(
+            _store(), prediction, label, given_by=caller.label, trusted=caller.is_staff
+        )
+    except q.AlreadyJudged:
+        raise InputError(
+            "already_judged",
+            "A teacher or operator has already said what this prediction should be.",
+            409,
+        ) from None
+    return jsonify(feedback_json(prediction, feedback, teach(prediction, feedback)))
 
 
 @bp.get("/models/<name>/confusion.png")
@@ -166,16 +188,23 @@ def _label(body: dict[str, Any]) -> str:
     return label.strip()
 
 
-def _teach(model: Model, prediction: PredictionRow, label: str) -> bool:
-    """Learning is a bonus: the feedback is stored even if the model cannot learn from it."""
-    drawing = q.input_image(_store(), prediction.id)
-    if drawing is None:
-        return False
+@contextmanager
+def _writer_wait(prediction_id: str) -> Iterator[float]:
+    """How long to wait for ``prediction_id`` to be stored: 0 unless it was just made, in
+    which case this worker's recorder is flushed first (it may still hold it) and what is
+    left of ``FEEDBACK_WAIT_S`` is for another worker's writer."""
+    age = prediction_age_seconds(prediction_id) if PREDICTION_ID.fullmatch(prediction_id) else None
+    if age is None or not -1 < age < FRESH_S or not _waiters.acquire(blocking=False):
+        yield 0.0
+        return
     try:
-        return learn_correction(model, drawing[0], label, runtime().limits)
-    except Exception:
-        log.exception("%s could not learn from correction %s", model.name, prediction.id)
-        return False
+        started = time.monotonic()
+        flush = getattr(runtime().recorder, "flush", None)
+        if flush is not None:
+            flush(timeout=FEEDBACK_WAIT_S)
+        yield max(0.0, FEEDBACK_WAIT_S - (time.monotonic() - started))
+    finally:
+        _waiters.release()
 
 
 def _unknown_prediction(prediction_id: str) -> InputError:

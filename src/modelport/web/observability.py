@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, Response, g, request
 
 from modelport import telemetry
+from modelport.web.auth import metrics_access
 
 bp = Blueprint("observability", __name__)
 
@@ -173,6 +174,7 @@ def init_app(app: Flask) -> None:
 
 
 @bp.get("/metrics")
+@metrics_access  # loopback, MODELPORT_METRICS_ALLOW networks, operators; else a JSON 403
 def metrics() -> Response:
     body, content_type = telemetry.exposition()
     return Response(body, content_type=content_type)
