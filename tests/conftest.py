@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import shutil
 import socket
 import struct
@@ -71,14 +72,18 @@ def make_app(
             **settings,
         )
     )
-    app.config.update(TESTING=True)
+    # Test clients post forms without a page's CSRF token; tests/test_web_hardening.py turns
+    # the check on, and the live server (browser tests) always has it.
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     return app
 
 
 @pytest.fixture(scope="session")
 def app(sketch_settings):
     app = create_app(sketch_settings)
-    app.config.update(TESTING=True)
+    # Test clients post forms without a page's CSRF token; tests/test_web_hardening.py turns
+    # the check on, and the live server (browser tests) always has it.
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     return app
 
 
@@ -218,3 +223,83 @@ def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
     rows = zlib.compress(b"\0" * (1 + width // 8) * 64, 9)
     chunks = chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
     return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+# Who is asking (web/auth.py): tokens and people made as an operator makes them ------------
+
+
+def cli(instance_path: Path, *args: str, stdin: str | None = None) -> str:
+    """``modelport ARGS`` against an instance (its database), as an operator runs it."""
+    env = os.environ | {"MODELPORT_INSTANCE_PATH": str(instance_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "modelport", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+def cli_token(instance_path: Path, role: str, name: str | None = None) -> str:
+    """A new API token from ``modelport tokens create`` (its last line)."""
+    extra = ("--name", name) if name else ()
+    return cli(instance_path, "tokens", "create", "--role", role, *extra).splitlines()[-1]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    return found.group(1) if found else ""
+
+
+class AuthActions:
+    """Like flaskr's: tokens and people for an app's own database, and signing in."""
+
+    PASSWORD = "correct horse battery"
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._tokens: dict[str, str] = {}
+
+    @property
+    def store(self):
+        return self.app.extensions["modelport_store"]
+
+    def token(self, role: str = "teacher") -> str:
+        from modelport.store import people
+
+        if role not in self._tokens:
+            self._tokens[role] = people.create_token(self.store, role, f"test-{role}")[1]
+        return self._tokens[role]
+
+    def headers(self, role: str = "teacher") -> dict[str, str]:
+        """``Authorization`` for a teacher's or operator's token (made once per role)."""
+        return bearer(self.token(role))
+
+    def user(self, name: str, role: str = "teacher", password: str = PASSWORD) -> str:
+        from modelport.store import people
+
+        people.create_user(self.store, name, role, password)
+        return name
+
+    def login(self, client, name: str, password: str = PASSWORD):
+        page = client.get("/auth/login")
+        return client.post(
+            "/auth/login",
+            data={"name": name, "password": password, "csrf_token": csrf_token(page.text)},
+        )
+
+    def logout(self, client):
+        page = client.get("/")
+        return client.post("/auth/logout", data={"csrf_token": csrf_token(page.text)})
+
+
+@pytest.fixture
+def auth(app) -> AuthActions:
+    return AuthActions(app)

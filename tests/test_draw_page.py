@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +36,12 @@ def test_drawing_a_seven_with_the_mouse_shows_seven(page, live_server):
     draw_seven(page)
     digit = page.locator("#digit")
     digit.wait_for(state="visible")
-    page.wait_for_function("document.querySelector('#digit').textContent.trim() !== ''")
+    expect(digit).not_to_have_text("")  # matchers, not eval: the CSP allows no eval
     assert digit.inner_text().strip() == "7"
     assert page.locator("#bars .prob-row").count() == 10
     assert page.locator("#top3 li").count() == 3
     assert page.locator("#unsure").is_hidden()
-    page.wait_for_function("document.querySelector('#preview').naturalWidth === 28")
+    expect(page.locator("#preview")).to_have_js_property("naturalWidth", 28)
     assert "digits" in page.locator("#meta").inner_text()
 
 
@@ -75,8 +76,8 @@ def test_undo_and_clear_bring_back_the_empty_state(page, live_server):
 def test_the_classic_knn_can_be_chosen(page, live_server):
     page.goto(f"{live_server.url}/draw?model=digits-knn")
     draw_seven(page)
-    page.wait_for_function("document.querySelector('#meta').textContent.includes('digits-knn')")
-    page.wait_for_function("document.querySelector('#preview').naturalWidth === 8")
+    expect(page.locator("#meta")).to_contain_text("digits-knn")
+    expect(page.locator("#preview")).to_have_js_property("naturalWidth", 8)
 
 
 def test_the_page_does_not_scroll_while_drawing_on_a_phone(browser, live_server):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 from conftest import start_server, stop_server
 from model_factories import colours_model, penguins_model, solid_png
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -34,11 +32,6 @@ def fill_in(page, row: dict) -> None:
 def answer(page) -> str:
     page.locator("#result").wait_for(state="visible")
     return page.locator("#best").inner_text().strip()
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @pytest.mark.parametrize("index", [0, 5, 42])
@@ -81,7 +74,7 @@ def test_a_png_uploaded_on_the_photo_models_page_is_named(own_models, page, tmp_
     page.locator("#file").set_input_files(str(picture))
     assert answer(page) == "blue"
     assert page.locator("#bars [data-testid=class-row]").count() == 3
-    page.wait_for_function("document.querySelector('#preview').naturalWidth === 48")
+    expect(page.locator("#preview")).to_have_js_property("naturalWidth", 48)
 
 
 def test_an_answer_marked_wrong_is_stored_and_counted_on_the_card(own_models, page):
@@ -99,7 +92,9 @@ def test_an_answer_marked_wrong_is_stored_and_counted_on_the_card(own_models, pa
     page.get_by_role("button", name=other, exact=True).click()
     page.get_by_text(f"Thanks: recorded as {other}.").wait_for()
 
-    listed = get_json(f"{server.url}/api/v1/predictions?model=penguins&corrected=true")
+    # The page's visitor sees their own predictions (the page's cookies go along).
+    listed = page.request.get(f"{server.url}/api/v1/predictions?model=penguins&corrected=true")
+    listed = listed.json()
     mine = [p for p in listed["predictions"] if p["id"] == prediction_id]
     assert mine and mine[0]["feedback"]["label"] == other and mine[0]["inputs"] == row
     page.reload()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from photo_samples import CAT_CLASSES, chelsea_jpeg
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,7 @@ def test_uploading_chelsea_on_the_photo_page_shows_a_cat(page, live_server, tmp_
     assert rows.count() == 5
     assert rows.first.locator("[data-testid=class-label]").inner_text() in CAT_CLASSES
     assert rows.first.locator(".bar-percent").inner_text().endswith("%")
-    page.wait_for_function("document.querySelector('#preview').naturalWidth === 451")
+    expect(page.locator("#preview")).to_have_js_property("naturalWidth", 451)
     assert page.url.endswith("/photo")  # answered in place, without a form POST
     assert "efficientnet-lite0" in page.locator("#meta").inner_text()
 

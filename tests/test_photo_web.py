@@ -133,7 +133,7 @@ def test_posting_the_form_renders_the_photo_and_the_top_five(photo):
     labels = page_labels(response)
     assert len(labels) == 5 and labels[0] in CAT_CLASSES
     html = response.get_data(as_text=True)
-    assert re.search(r'style="width: \d+(\.\d)?%"', html)
+    assert re.search(r'class="progress-bar bar-w-\d+', html)  # widths as classes (CSP)
     shown = re.search(r'id="preview"[^>]*src="data:image/jpeg;base64,([^"]+)"', html).group(1)
     thumbnail = Image.open(io.BytesIO(base64.b64decode(shown)))
     assert thumbnail.size == (451, 300) and "chelsea.jpg" in html

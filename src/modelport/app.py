@@ -13,7 +13,22 @@ from modelport.models.registry import Registry
 from modelport.models.repository import ModelRepository
 from modelport.service import Recorder
 from modelport.store import SqlRecorder, Store
-from modelport.web import api, errors, health, history, model_pages, observability, pages, photo
+from modelport.store.retention import Retention
+from modelport.web import (
+    api,
+    auth,
+    errors,
+    health,
+    history,
+    limits,
+    model_pages,
+    observability,
+    pages,
+    photo,
+    review,
+    security,
+    v2,
+)
 from modelport.web.runtime import Runtime
 
 # Base64 in a JSON body makes an image a third larger than the file itself.
@@ -49,13 +64,23 @@ def create_app(
     database.upgrade()  # every worker does; they take turns under a lock
     app.extensions["modelport_store"] = database
     if recorder is None:
-        recorder = SqlRecorder(database, keep_uploads=settings.keep_uploads)
+        recorder = SqlRecorder(
+            database,
+            keep_uploads=settings.keep_uploads,
+            max_backlog=settings.recording_backlog,
+            max_backlog_bytes=settings.recording_backlog_mb * 1024 * 1024,
+            retention=Retention(settings.history_max_days, settings.history_max_rows),
+        )
     app.extensions["modelport"] = Runtime(settings=settings, registry=registry, recorder=recorder)
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
     Bootstrap5(app)
     errors.init_app(app)
+    security.init_app(app)  # headers, CSRF on forms, cookies, no cross-site writes
+    limits.init_app(app, settings, database)  # per-client rate limits, shared by workers
     observability.init_app(app)
-    for blueprint in (api.bp, pages.bp, photo.bp, history.bp, model_pages.bp, health.bp):
+    auth.init_app(app, settings)  # g.caller (after the request is timed and logged)
+    for blueprint in (api.bp, pages.bp, photo.bp, history.bp, model_pages.bp, health.bp, v2.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(review.bp)
     health.warm(app)  # before the first request, so no caller pays for a cold model
     return app

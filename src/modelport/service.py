@@ -40,6 +40,8 @@ class PredictionEvent:
     image: Image.Image | None
     predictions: list[Prediction]
     latency_ms: float
+    # Who asked: a visitor's anonymous id, "user:<name>" or "token:<id>" (None: nobody known).
+    owner: str | None = None
 
 
 @dataclass
@@ -117,6 +119,7 @@ def predict_bytes(
     limits: Limits,
     top_k: int | None = None,
     recorder: Recorder | None = None,
+    owner: str | None = None,
 ) -> PredictionResult:
     started = time.perf_counter()
     with counting_failures(model):
@@ -129,11 +132,15 @@ def predict_bytes(
         image = model.decode(data, limits)
         sample = model.prepare(image)
         probabilities = model.predict(sample[None])[0]
-    return _finish(model, started, probabilities, sample, top_k, recorder, data, image)
+    return _finish(model, started, probabilities, sample, top_k, recorder, data, image, owner)
 
 
 def predict_rows(
-    model: Model, inputs: Any, top_k: int | None = None, recorder: Recorder | None = None
+    model: Model,
+    inputs: Any,
+    top_k: int | None = None,
+    recorder: Recorder | None = None,
+    owner: str | None = None,
 ) -> list[PredictionResult]:
     """A tabular model on one row (``{"feature": value}``) or a list of rows, as one batch."""
     started = time.perf_counter()
@@ -154,7 +161,9 @@ def predict_rows(
                 422,
             ) from None
     return [
-        _finish(model, started, scores, sample, top_k, recorder, json.dumps(row).encode(), None)
+        _finish(
+            model, started, scores, sample, top_k, recorder, json.dumps(row).encode(), None, owner
+        )
         for row, sample, scores in zip(rows, samples, probabilities, strict=True)
     ]
 
@@ -168,6 +177,7 @@ def _finish(
     recorder: Recorder | None,
     data: bytes,
     image: Image.Image | None,
+    owner: str | None = None,
 ) -> PredictionResult:
     predictions = model.top(probabilities, top_k or len(model.labels))
     latency_ms = (time.perf_counter() - started) * 1000
@@ -192,6 +202,7 @@ def _finish(
                 image=image,
                 predictions=predictions,
                 latency_ms=latency_ms,
+                owner=owner,
             )
         )
     return result

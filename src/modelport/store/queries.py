@@ -1,4 +1,9 @@
-"""Reading and changing the history: pages, CSV, feedback, accuracy, confusion, purge."""
+"""Reading and changing the history: pages, CSV, feedback, accuracy, confusion, purge.
+
+Who may see what is decided here, beside the data: a visitor sees the predictions they
+made (``HistoryFilter.owner``), teachers and operators see all (``visible_to``,
+``visible_prediction``); anything else is "not there".
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,17 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, select
+from sqlalchemy import Select, delete, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from modelport.store.db import Store
-from modelport.store.tables import FeedbackRow, PredictionRow
+from modelport.store.people import Caller
+from modelport.store.tables import TRUSTED_STATUSES, FeedbackRow, PredictionRow
 
 MAX_PAGE_SIZE = 100
 TABLE_ROW_MIME = "application/json"  # how the recorder stores a tabular prediction's row
@@ -38,14 +44,22 @@ CSV_COLUMNS = (
 
 @dataclass(frozen=True)
 class HistoryFilter:
-    """``corrected``: True for predictions people corrected, False for the rest, None for all."""
+    """``corrected``: True for predictions people corrected, False for the rest, None for all.
+
+    ``mine_only``: only the predictions of ``owner`` (none at all when ``owner`` is None).
+    """
 
     model: str | None = None
     corrected: bool | None = None
+    owner: str | None = None
+    mine_only: bool = False
 
     def apply(self, query: Select) -> Select:
+        if self.mine_only:
+            query = query.where(PredictionRow.owner == self.owner if self.owner else false())
         if self.model:
-            query = query.where(PredictionRow.model == self.model)
+            matches = PredictionRow.model == self.model if storable(self.model) else false()
+            query = query.where(matches)
         if self.corrected is not None:
             # An alias, so the test stays correlated to predictions only when the outer
             # query joins the feedback too (the CSV export does).
@@ -103,6 +117,8 @@ def prediction_json(row: PredictionRow) -> dict[str, Any]:
             "label": feedback.label,
             "is_correct": feedback.is_correct,
             "created_at": _iso(feedback.created_at),
+            # "trusted" (a teacher's or operator's), "suggested", "accepted" or "rejected"
+            "status": feedback.status,
         },
     }
     if row.input_mime == TABLE_ROW_MIME:
@@ -120,11 +136,28 @@ def table_row(stored: bytes) -> dict[str, Any] | None:
 
 
 def csv_lines(store: Store, where: HistoryFilter, chunk: int = 1000) -> Iterator[str]:
-    """The matching history as CSV, produced a chunk at a time so exports stay small in memory."""
+    """The matching history as CSV, produced a chunk at a time so exports stay small in memory
+    (the database streams the rows, ``chunk`` at a time).
+
+    The query has run when this returns, so a database that cannot be reached is an error
+    here (a 503) rather than a download cut short. Text cells a spreadsheet would take for a
+    formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a CR: a label anyone may
+    send) get a leading ``'`` (OWASP's advice), so they are shown as text, never run.
+    """
+    lines = _csv_lines(store, where, chunk)
+    header = next(lines)
+    return _prepended(header, lines)
+
+
+def _prepended(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest  # closing this closes ``rest`` too, and with it the session
+
+
+def _csv_lines(store: Store, where: HistoryFilter, chunk: int) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    yield _drain(buffer)
     query = where.apply(
         select(
             PredictionRow.id,
@@ -141,15 +174,17 @@ def csv_lines(store: Store, where: HistoryFilter, chunk: int = 1000) -> Iterator
         ).outerjoin(FeedbackRow, FeedbackRow.prediction_id == PredictionRow.id)
     ).order_by(PredictionRow.created_at.desc(), PredictionRow.id.desc())
     with store.session() as session:
-        for row in session.execute(query.execution_options(yield_per=chunk)):
+        rows = session.execute(query.execution_options(yield_per=chunk))
+        yield _drain(buffer)
+        for row in rows:
             writer.writerow(
                 [
-                    row[0],
+                    csv_text(row[0]),
                     _iso(row[1]),
-                    *row[2:6],
+                    *map(csv_text, row[2:6]),
                     f"{row[6]:.6f}",
                     f"{row[7]:.3f}",
-                    row[8] or "",
+                    csv_text(row[8] or ""),
                     "" if row[9] is None else str(bool(row[9])).lower(),
                     _iso(row[10]) if row[10] else "",
                 ]
@@ -159,12 +194,57 @@ def csv_lines(store: Store, where: HistoryFilter, chunk: int = 1000) -> Iterator
     yield _drain(buffer)
 
 
+def sees_everything(caller: Caller, public: bool = False) -> bool:
+    """Teachers and operators see every prediction; visitors too when history is public."""
+    return public or caller.is_staff
+
+
+def visible_to(caller: Caller, where: HistoryFilter, public: bool = False) -> HistoryFilter:
+    """``where`` narrowed to what ``caller`` may see."""
+    if sees_everything(caller, public):
+        return replace(where, mine_only=False)
+    return replace(where, owner=caller.owner, mine_only=True)
+
+
+def visible_prediction(
+    store: Store, caller: Caller, prediction_id: str, public: bool = False, wait: float = 0.0
+) -> PredictionRow | None:
+    """The prediction if ``caller`` may see it (and so correct it), else None: another
+    person's prediction is answered exactly like one that does not exist. ``wait``: how long
+    to wait for another worker's writer to store a prediction just made."""
+    row = wait_for_prediction(store, prediction_id, wait)
+    if row is None:
+        return None
+    if sees_everything(caller, public):
+        return row
+    return row if caller.owner is not None and row.owner == caller.owner else None
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str | None) -> str:
+    """A text cell as a spreadsheet will show it, never as a formula to run."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def storable(text: str | None) -> bool:
+    """Whether a value sent by a client can be compared with stored text: PostgreSQL refuses
+    NUL characters outright, and nothing stored holds one, so such a value matches nothing."""
+    return text is None or "\x00" not in text
+
+
 def get_prediction(store: Store, prediction_id: str) -> PredictionRow | None:
+    if not storable(prediction_id):
+        return None
     with store.session() as session:
         return session.get(PredictionRow, prediction_id)
 
 
 def input_image(store: Store, prediction_id: str) -> tuple[bytes, str] | None:
+    if not storable(prediction_id):
+        return None
     with store.session() as session:
         row = session.execute(
             select(PredictionRow.input_image, PredictionRow.input_mime).where(
@@ -176,6 +256,8 @@ def input_image(store: Store, prediction_id: str) -> tuple[bytes, str] | None:
 
 def wait_for_prediction(store: Store, prediction_id: str, timeout: float) -> PredictionRow | None:
     """The prediction, waiting up to ``timeout`` for another worker's writer to store it."""
+    if not storable(prediction_id):
+        return None
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
@@ -186,12 +268,31 @@ def wait_for_prediction(store: Store, prediction_id: str, timeout: float) -> Pre
         delay = min(delay * 2, 0.25)
 
 
-def save_feedback(store: Store, prediction: PredictionRow, label: str) -> FeedbackRow:
-    """Store what people say the right label is; a later answer replaces an earlier one."""
+class AlreadyJudged(Exception):
+    """A visitor's answer on a prediction a teacher or operator has already judged."""
+
+
+def save_feedback(
+    store: Store,
+    prediction: PredictionRow,
+    label: str,
+    given_by: str | None = None,
+    trusted: bool = False,
+) -> FeedbackRow:
+    """Store what people say the right label is; a later answer replaces an earlier one.
+
+    ``trusted``: a teacher's or operator's answer; anyone else's is a suggestion awaiting
+    an operator's review. A suggestion does not replace a trusted answer (AlreadyJudged,
+    unless it says the same), and suggesting again what was rejected stays rejected.
+    """
     values = {
         "label": label,
         "is_correct": label == prediction.label,
         "created_at": datetime.now(UTC),
+        "given_by": given_by,
+        "status": "trusted" if trusted else "suggested",
+        "reviewed_by": None,
+        "reviewed_at": None,
     }
     for _ in range(2):
         try:
@@ -200,6 +301,10 @@ def save_feedback(store: Store, prediction: PredictionRow, label: str) -> Feedba
                 if row is None:
                     row = FeedbackRow(prediction_id=prediction.id, **values)
                     session.add(row)
+                elif not trusted and row.label == label and row.status != "suggested":
+                    pass  # already judged (or rejected) as exactly this: nothing changes
+                elif not trusted and row.status in TRUSTED_STATUSES:
+                    raise AlreadyJudged(prediction.id)
                 else:
                     for key, value in values.items():
                         setattr(row, key, value)
@@ -207,6 +312,51 @@ def save_feedback(store: Store, prediction: PredictionRow, label: str) -> Feedba
         except IntegrityError:  # two answers at once: the second becomes an update
             continue
     raise RuntimeError(f"feedback on {prediction.id} could not be stored")
+
+
+def mark_learned(store: Store, prediction_id: str, label: str) -> None:
+    """Remember what a model learned from this prediction (so a repeat teaches nothing)."""
+    with store.writing() as session:
+        row = session.get(FeedbackRow, prediction_id)
+        if row is not None:
+            row.learned_label = label
+
+
+def review_feedback(
+    store: Store, prediction_id: str, accept: bool, reviewer: str
+) -> FeedbackRow | None:
+    """An operator accepts or rejects a visitor's answer; None when there is none.
+
+    A teacher's or operator's own answer is trusted already and stays as it is.
+    """
+    with store.writing() as session:
+        row = session.get(FeedbackRow, prediction_id)
+        if row is not None and row.status != "trusted":
+            row.status = "accepted" if accept else "rejected"
+            row.reviewed_by = reviewer
+            row.reviewed_at = datetime.now(UTC)
+    return row
+
+
+@dataclass
+class Suggestions:
+    rows: list[PredictionRow]
+    total: int
+
+
+def suggestions(store: Store, limit: int = 50) -> Suggestions:
+    """Visitors' corrections awaiting review, oldest first (with their predictions)."""
+    waiting = (
+        select(PredictionRow)
+        .join(FeedbackRow, FeedbackRow.prediction_id == PredictionRow.id)
+        .where(FeedbackRow.status == "suggested", FeedbackRow.is_correct.is_(False))
+    )
+    with store.session() as session:
+        total = session.scalar(select(func.count()).select_from(waiting.subquery()))
+        rows = session.scalars(
+            waiting.order_by(FeedbackRow.created_at, PredictionRow.id).limit(limit)
+        ).all()
+    return Suggestions(list(rows), int(total or 0))
 
 
 @dataclass
@@ -220,13 +370,14 @@ class LiveAccuracy:
 
 
 def live_accuracy(store: Store, model: str) -> LiveAccuracy:
-    """Among the predictions people marked right or corrected, how many were right."""
+    """Among the predictions people marked right or corrected, how many were right (answers
+    an operator rejected left out)."""
     with store.session() as session:
         judged, right = session.execute(
             select(func.count(), func.count().filter(FeedbackRow.is_correct.is_(True)))
             .select_from(FeedbackRow)
             .join(PredictionRow, PredictionRow.id == FeedbackRow.prediction_id)
-            .where(PredictionRow.model == model)
+            .where(PredictionRow.model == model, FeedbackRow.status != "rejected")
         ).one()
     return LiveAccuracy(right=int(right or 0), judged=int(judged or 0))
 
@@ -253,7 +404,7 @@ def confusion(store: Store, model: str, labels: list[str], max_labels: int = 20)
         pairs = session.execute(
             select(FeedbackRow.label, PredictionRow.label, func.count())
             .join(PredictionRow, PredictionRow.id == FeedbackRow.prediction_id)
-            .where(PredictionRow.model == model)
+            .where(PredictionRow.model == model, FeedbackRow.status != "rejected")
             .group_by(FeedbackRow.label, PredictionRow.label)
         ).all()
     pair_counts = {(true, predicted): int(n) for true, predicted, n in pairs}

@@ -12,6 +12,8 @@ from PIL import Image
 from modelport.inputs import InputError
 from modelport.models.base import Model
 from modelport.service import PredictionResult, predict_bytes, predict_rows
+from modelport.web.auth import visitor_owner
+from modelport.web.limits import limited
 from modelport.web.request_input import image_from_json, image_from_request, json_body, top_k_option
 from modelport.web.runtime import runtime
 
@@ -31,13 +33,14 @@ def _model(name: str | None, kind: str = "sketch") -> Model:
 
 
 @bp.post("/api/predict")
+@limited("predict")
 def classic_predict():
     """The classic contract: JSON ``{"image": data URI}`` in, the digit as plain text out."""
     body = json_body(request)
     data = image_from_json(body)
     model = _model(body.get("model") if isinstance(body.get("model"), str) else None)
     rt = runtime()
-    result = predict_bytes(model, data, rt.limits, recorder=rt.recorder)
+    result = predict_bytes(model, data, rt.limits, recorder=rt.recorder, owner=visitor_owner())
     if not _prefers_json():
         return Response(result.best.label, mimetype="text/plain")
     return jsonify(classic_json(result))
@@ -68,6 +71,7 @@ def preview_data_uri(model: Model, sample: np.ndarray) -> str | None:
 
 
 @bp.post("/api/v1/models/<name>/predict")
+@limited("predict")
 def model_predict(name: str):
     model = _model(name)
     if model.input_kind == "tabular":
@@ -77,7 +81,9 @@ def model_predict(name: str):
         request.args.get("top_k", options.get("top_k")), DEFAULT_TOP_K[model.input_kind]
     )
     rt = runtime()
-    result = predict_bytes(model, data, rt.limits, top_k=top_k, recorder=rt.recorder)
+    result = predict_bytes(
+        model, data, rt.limits, top_k=top_k, recorder=rt.recorder, owner=visitor_owner()
+    )
     return jsonify(result.as_json())
 
 
@@ -93,7 +99,9 @@ def _predict_rows(model: Model):
         )
     top_k = top_k_option(request.args.get("top_k", body.get("top_k")), DEFAULT_TOP_K["tabular"])
     rt = runtime()
-    results = predict_rows(model, body["inputs"], top_k=top_k, recorder=rt.recorder)
+    results = predict_rows(
+        model, body["inputs"], top_k=top_k, recorder=rt.recorder, owner=visitor_owner()
+    )
     if not isinstance(body["inputs"], list):
         return jsonify(results[0].as_json())
     return jsonify(model=model.name, version=model.version, results=[r.as_json() for r in results])

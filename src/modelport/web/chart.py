@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import threading
+import warnings
 from collections.abc import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -29,6 +30,12 @@ DPI = 100
 BAR_COLOR = "#0d6efd"  # Bootstrap's primary blue, as on the pages
 BEST_COLOR = "#198754"  # and its success green for the top class
 TRACK_COLOR = "#e9ecef"  # the empty part of a Bootstrap progress bar
+# Labels and titles are shown as written: "$...$" would otherwise be parsed as TeX math
+# (mathtext), and a label such as "$\frac$" made rendering fail.
+PLAIN = {"parse_math": False, "usetex": False}
+# A character the font lacks is drawn as a box; anyone may send such labels, and a warning
+# for each would fill the log (matplotlib warns once per character).
+warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from font", UserWarning)
 _lock = threading.Lock()
 
 
@@ -86,10 +93,12 @@ def render_bar_chart(labels: Sequence[str], scores: Sequence[float], title: str 
         axes.set_axis_off()
         names = axes.get_yaxis_transform()  # x in axes fractions, y in rows
         for row, (label, percent) in enumerate(zip(labels, percents, strict=True)):
-            axes.text(-0.02, row, _shorten(label), transform=names, ha="right", va="center")
+            axes.text(
+                -0.02, row, _shorten(label), transform=names, ha="right", va="center", **PLAIN
+            )
             axes.text(percent + 1, row, f"{percent:.1f}%", va="center", fontsize=9)
         if title:
-            figure.text(0.02, 1 - 0.1 / height, _shorten(title, 70), va="top", fontsize=11)
+            figure.text(0.02, 1 - 0.1 / height, _shorten(title, 70), va="top", fontsize=11, **PLAIN)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()

@@ -19,6 +19,8 @@ from modelport.inputs.adapters import form_row
 from modelport.models.base import Model
 from modelport.service import predict_rows
 from modelport.store import queries as q
+from modelport.web.auth import visitor_owner
+from modelport.web.limits import limited
 from modelport.web.photo import ACCEPT, bars_of, classify_upload, too_large_message
 from modelport.web.photo import TOP_K as PHOTO_TOP_K
 from modelport.web.runtime import runtime
@@ -83,6 +85,7 @@ def model_page(name: str):
 
 
 @bp.post("/models/<name>")
+@limited("predict")
 def try_model(name: str):
     """The no-JavaScript path: a photo (multipart ``file``) or a table row (one form field
     per feature) in, the same page with the answer (or a friendly 4xx) out."""
@@ -90,7 +93,9 @@ def try_model(name: str):
     try:
         if model.input_kind == "tabular":
             row = form_row(request.form, model.features)
-            result = predict_rows(model, row, top_k=TABLE_TOP_K, recorder=runtime().recorder)[0]
+            result = predict_rows(
+                model, row, top_k=TABLE_TOP_K, recorder=runtime().recorder, owner=visitor_owner()
+            )[0]
             return _render(model, result=result, bars=bars_of(result))
         if model.input_kind == "photo":
             return _render(model, **classify_upload(model, PHOTO_TOP_K))

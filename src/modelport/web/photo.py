@@ -19,7 +19,9 @@ from modelport.inputs.decode import open_photo, sniff_format
 from modelport.inputs.photo import thumbnail_jpeg
 from modelport.models.base import Model, UnknownModel
 from modelport.service import PredictionResult, predict_bytes
+from modelport.web.auth import visitor_owner
 from modelport.web.chart import MAX_BARS, render_bar_chart
+from modelport.web.limits import limited
 from modelport.web.request_input import image_from_request, top_k_option
 from modelport.web.runtime import runtime
 
@@ -55,6 +57,7 @@ def photo_page():
 
 
 @bp.post("/photo")
+@limited("predict")
 def photo_upload():
     """The no-JavaScript path: a multipart form in, the result page (or a friendly 4xx) out."""
     try:
@@ -78,7 +81,9 @@ def classify_upload(model: Model, top_k: int = TOP_K) -> dict:
         raise InputError("missing_file", "Choose a photo first.", 400)
     check_hint(upload.filename or "", data)
     rt = runtime()
-    result = predict_bytes(model, data, rt.limits, top_k=top_k, recorder=rt.recorder)
+    result = predict_bytes(
+        model, data, rt.limits, top_k=top_k, recorder=rt.recorder, owner=visitor_owner()
+    )
     shown = open_photo(data, rt.limits, draft_size=SHOWN_SIZE)
     return {
         "result": result,
@@ -158,6 +163,7 @@ def chart_from_scores():
 
 
 @bp.post("/api/v1/models/<name>/chart.png")
+@limited("predict")
 def chart_from_image(name: str):
     """Predict and chart in one call: the image goes in exactly as for ``.../predict``
     (multipart ``file``, JSON data URI or raw bytes; ``top_k`` 1 to 20, default 5) and
@@ -167,7 +173,9 @@ def chart_from_image(name: str):
     data, options = image_from_request(request)
     top_k = min(top_k_option(request.args.get("top_k", options.get("top_k")), TOP_K), MAX_BARS)
     rt = runtime()
-    result = predict_bytes(model, data, rt.limits, top_k=top_k, recorder=rt.recorder)
+    result = predict_bytes(
+        model, data, rt.limits, top_k=top_k, recorder=rt.recorder, owner=visitor_owner()
+    )
     scores = [min(1.0, max(0.0, p.score)) for p in result.predictions]  # float rounding
     title = f"{model.name} {model.version}"
     png = render_bar_chart([p.label for p in result.predictions], scores, title)

@@ -33,7 +33,11 @@
     return labelCache.get(model);
   }
 
-  async function send(predictionId, label) {
+  // A prediction is stored a moment after it is answered (by whichever server process made
+  // it), and the server waits for it only a quarter of a second: a 404 is tried once more.
+  const RETRY_AFTER_MS = 700;
+
+  async function send(predictionId, label, retried) {
     const response = await fetch(
       "/api/v1/predictions/" + encodeURIComponent(predictionId) + "/feedback",
       {
@@ -42,6 +46,10 @@
         body: JSON.stringify({ label: label }),
       },
     );
+    if (response.status === 404 && !retried) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
+      return send(predictionId, label, true);
+    }
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(body.detail || "The feedback could not be sent.");
     return body;
@@ -91,7 +99,11 @@
           result.is_correct
             ? "Thanks: marked right."
             : "Thanks: recorded as " + result.label + "." +
-                (result.learned ? " The model has learned it." : ""),
+                (result.learned
+                  ? " The model has learned it."
+                  : result.suggestion
+                    ? " It is a suggestion until an operator reviews it."
+                    : ""),
           "success",
         );
         root.dataset.sent = result.label;
