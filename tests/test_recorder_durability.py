@@ -518,3 +518,45 @@ def test_postgres_stopped_for_30_s_under_load_loses_no_acknowledged_prediction(
             server.process.kill()
             server.process.wait()
         postgres.remove()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_server_started_while_the_database_is_away_serves_and_stores_once_it_is_back(
+    tmp_path, model_store
+):
+    postgres = ThrowawayPostgres(postgres_bin())
+    server = None
+    try:
+        postgres.stop()  # a fresh database, not even its tables made yet
+        instance = tmp_path / "instance"
+        instance.mkdir()
+        server = start_server(
+            instance,
+            model_store,
+            ("digits-knn",),
+            extra_env=LOAD_ENV | {"MODELPORT_DATABASE_URL": postgres.url},
+            args=("--workers", "2", "--threads", "2"),
+        )
+        with Load(server.url) as load:
+            assert wait_until(lambda: load.count() >= 50, timeout=60)
+            watch = ReadyzWatch(server.url)
+            watch.thread.start()
+            assert wait_until(lambda: any(s == 503 for _, s, _ in watch.seen), timeout=30)
+            postgres.start()
+            assert wait_until(lambda: watch.seen and watch.seen[-1][1] == 200, timeout=60)
+            watch.stop.set()
+            watch.thread.join()
+        acknowledged = load.ids()
+        store = Store(postgres.url)
+        try:
+            assert wait_until(lambda: acknowledged <= stored_ids(store), timeout=60, interval=1)
+        finally:
+            store.dispose()
+        stop_server(server)
+        server = None
+    finally:
+        if server is not None:
+            server.process.kill()
+            server.process.wait()
+        postgres.remove()

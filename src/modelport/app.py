@@ -61,7 +61,7 @@ def create_app(
         registry = Registry.load(repository, settings.models, threads=max(1, settings.ort_threads))
     with_batching(registry.models, policies_for(registry.policies, settings.batching))
     database = Store(settings.database)
-    database.upgrade()  # every worker does; they take turns under a lock
+    database.upgrade_when_reachable()  # every worker does; they take turns under a lock
     app.extensions["modelport_store"] = database
     if recorder is None:
         recorder = SqlRecorder(

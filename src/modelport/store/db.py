@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Store:
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._schema_applied = False  # by this store: it may make the file again
+        self._upgrade_pending = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,6 +91,8 @@ class Store:
         On SQLite, raises ``DatabaseFileGone`` after the commit if what was written went
         to a file that is no longer the database's (the caller should write it again).
         """
+        if self._upgrade_pending:
+            self.upgrade()  # raises while the database is still away: the write waits
         path = self.path
         if path is not None and self._schema_applied and not path.exists():
             self.recreate(path)
@@ -133,6 +137,19 @@ class Store:
 
         upgrade(self)
         self._schema_applied = True
+        self._upgrade_pending = False
+
+    def upgrade_when_reachable(self) -> bool:
+        """:meth:`upgrade` now, or, when the database cannot be reached, before the first
+        write that can reach it: a worker starting during an outage serves (predictions
+        are held by the recorder) instead of failing to boot and taking its server down."""
+        try:
+            self.upgrade()
+            return True
+        except (OperationalError, InterfaceError) as exc:
+            self._upgrade_pending = True
+            log.error("the database cannot be reached (%s): serving on, writes wait for it", exc)
+            return False
 
     def dispose(self) -> None:
         with self._lock:
