@@ -70,7 +70,11 @@ def test_the_front_sends_a_streamed_body_while_the_app_is_still_making_it():
         "http_version": "1.1",
         "headers": [],
     }
-    asyncio.run(WholeRequests(app, threads=2, max_body=1024)(scope, receive, send))
+    front = WholeRequests(app, threads=2, max_body=1024)
+    # A loop of its own in a thread of its own: the browser tests' driver may hold this one.
+    runner = threading.Thread(target=asyncio.run, args=(front(scope, receive, send),))
+    runner.start()
+    runner.join(30)
     assert produced == ["first", "waiting"]
     bodies = [m for m in messages if m["type"] == "http.response.body"]
     assert bodies[0]["more_body"] and len(bodies[0]["body"]) == STREAM_CHUNK
