@@ -23,6 +23,7 @@ from modelport.web import (
     limits,
     model_pages,
     observability,
+    openapi,
     pages,
     photo,
     review,
@@ -79,7 +80,16 @@ def create_app(
     limits.init_app(app, settings, database)  # per-client rate limits, shared by workers
     observability.init_app(app)
     auth.init_app(app, settings)  # g.caller (after the request is timed and logged)
-    for blueprint in (api.bp, pages.bp, photo.bp, history.bp, model_pages.bp, health.bp, v2.bp):
+    for blueprint in (
+        api.bp,
+        pages.bp,
+        photo.bp,
+        history.bp,
+        model_pages.bp,
+        health.bp,
+        v2.bp,
+        openapi.bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(review.bp)
     health.warm(app)  # before the first request, so no caller pays for a cold model

@@ -132,6 +132,7 @@ def _render(model: Model, status: int = 200, **answer: Any) -> tuple[str, int]:
         values=_posted_values(),
         invalid=answer.pop("invalid", set()),
         example=json.dumps({"inputs": example_row(model)}),
+        python_row=repr(example_row(model)),
         answer_class="display-1" if max(map(len, model.labels)) <= 2 else "display-6",
         **answer,
     )
