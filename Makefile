@@ -1,5 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   installs Modelport into .venv and serves it on http://127.0.0.1:5000
+#              (no PyTorch: the built-in models ship as ONNX files; `pip install -e '.[train]'`
+#              to train or export them again)
 #   make test  installs it with the test tools (Chromium and PostgreSQL via apt when missing)
 #              and runs every check, with a throwaway PostgreSQL server for the store tests
 PYTHON ?= python3
@@ -34,7 +36,7 @@ $(BIN)/python:
 
 install: $(VENV)/.installed-run
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[train]'
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
 install-dev: $(VENV)/.installed-dev

