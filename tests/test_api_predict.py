@@ -18,7 +18,7 @@ def test_classic_curl_example_answers_the_digit_as_plain_text(client):
     )
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
-    assert response.get_data(as_text=True) == "7"
+    assert response.get_data(as_text=True) == "7\n"  # a line, as a terminal shows it
 
 
 @pytest.mark.parametrize("model", ["digits", "digits-knn"])
@@ -62,7 +62,7 @@ def test_any_canvas_and_ink_reads_the_same_digit(client, canvas, model):
     image = data_uri(drawn_one(**canvas))
     response = client.post("/api/predict", json={"image": image, "model": model})
     assert response.status_code == 200
-    assert response.get_data(as_text=True) == "1"
+    assert response.get_data(as_text=True) == "1\n"
 
 
 def test_v1_takes_a_data_uri_a_multipart_file_or_raw_bytes(client):

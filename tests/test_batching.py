@@ -145,4 +145,4 @@ def test_the_app_wraps_the_models_named_in_its_settings(tmp_path, model_store):
 
     response = app.test_client().post("/api/predict", json={"image": data_uri(drawn_one())})
     assert response.status_code == 200
-    assert response.get_data(as_text=True) == "1"
+    assert response.get_data(as_text=True) == "1\n"

@@ -61,7 +61,7 @@ def _accuracy(client, renderings, model: str) -> tuple[float, list]:
     correct, failed = 0, []
     for r in renderings:
         response = client.post("/api/predict", json={"image": r.data_uri, "model": model})
-        text = response.get_data(as_text=True)
+        text = response.get_data(as_text=True).strip()
         if response.status_code != 200 or not text.isdigit():
             failed.append((response.status_code, text[:100]))
         elif int(text) == r.label:

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -185,3 +186,18 @@ def test_a_burst_of_keep_alive_connections_is_shared_by_the_workers(server):
         connection.close()
     # 2 workers x 2 threads, 4 connections per thread: 8 each, not 15 and 1
     assert sorted(pids.count(pid) for pid in set(pids)) == [8, 8]
+
+
+def test_a_busy_port_is_said_plainly_with_how_to_pick_another():
+    from click.testing import CliRunner
+
+    from modelport.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"Port {port} on 127.0.0.1 is in use" in result.output
+    assert f"--port {port + 1}" in result.output and f"make run PORT={port + 1}" in result.output

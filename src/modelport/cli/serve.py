@@ -10,11 +10,13 @@ for a batch does not hold a core idle.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import multiprocessing
 import os
 import resource
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -156,6 +158,27 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
     }
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Say plainly that the port is taken (and how to pick another) before anything starts,
+    rather than gunicorn's five "Connection in use" retries."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except PermissionError:
+        raise click.ClickException(
+            f"Port {port} needs more rights than this user has: choose one above 1023 "
+            f"(--port 5000, or make run PORT=5000)."
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"Port {port} on {host} is in use (another server, or Modelport already "
+                f"running): choose another with --port {port + 1} (make run PORT={port + 1})."
+            ) from None
+        raise click.ClickException(f"Cannot serve on {host}:{port}: {exc.strerror}.") from None
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -177,6 +200,7 @@ def serve_command(
 ) -> None:
     """Run the web app and API."""
     settings = Settings.from_env()
+    check_port_free(host, port)
     if dev:
         from modelport.app import create_app
 

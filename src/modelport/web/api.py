@@ -42,7 +42,7 @@ def classic_predict():
     rt = runtime()
     result = predict_bytes(model, data, rt.limits, recorder=rt.recorder, owner=visitor_owner())
     if not _prefers_json():
-        return Response(result.best.label, mimetype="text/plain")
+        return Response(result.best.label + "\n", mimetype="text/plain")
     return jsonify(classic_json(result))
 
 
