@@ -5,7 +5,7 @@ memory of the master and of each worker once ready.
     .venv/bin/python benchmarks/cold_start.py [--models digits,digits-knn,efficientnet-lite0]
         [--store DIR] [--runs 3] [--serve-args "--workers 2"]
 
-Target (issue #5): under 5 s.
+Target: under 5 s.
 """
 
 from __future__ import annotations

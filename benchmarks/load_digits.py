@@ -4,7 +4,7 @@ contract), every prediction recorded, against ``modelport serve`` as it starts b
     .venv/bin/python benchmarks/load_digits.py [--connections 16] [--seconds 20]
         [--store DIR] [--serve-args "--workers 2 --threads 4"]
 
-Target (issue #5): at least 800 requests/s at 16 connections with p99 under 30 ms, 2 cores.
+Target: at least 800 requests/s at 16 connections with p99 under 30 ms, 2 cores.
 """
 
 from __future__ import annotations

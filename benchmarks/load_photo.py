@@ -6,7 +6,7 @@ same model and an already-prepared input (the ceiling: no HTTP, no decoding).
     .venv/bin/python benchmarks/load_photo.py [--connections 8] [--seconds 20]
         [--store DIR] [--serve-args "--workers 2 --threads 4"]
 
-Target (issue #5): at least 70% of ONNX Runtime's images/s, at 8 connections.
+Target: at least 70% of ONNX Runtime's images/s, at 8 connections.
 """
 
 from __future__ import annotations
