@@ -42,9 +42,15 @@ CSV_COLUMNS = (
 )
 
 
+FEEDBACK_KINDS = ("wrong", "right", "none")
+
+
 @dataclass(frozen=True)
 class HistoryFilter:
     """``corrected``: True for predictions people corrected, False for the rest, None for all.
+
+    ``feedback``: "wrong" (marked wrong, i.e. corrected), "right" (marked right, confirmed),
+    "none" (no feedback yet) or None for all; it narrows further when ``corrected`` is set too.
 
     ``mine_only``: only the predictions of ``owner`` (none at all when ``owner`` is None).
     """
@@ -52,6 +58,7 @@ class HistoryFilter:
     model: str | None = None
     corrected: bool | None = None
     owner: str | None = None
+    feedback: str | None = None
     mine_only: bool = False
 
     def apply(self, query: Select) -> Select:
@@ -68,6 +75,13 @@ class HistoryFilter:
                 judged.prediction_id == PredictionRow.id, judged.is_correct.is_(False)
             )
             query = query.where(was_corrected if self.corrected else ~was_corrected)
+        if self.feedback in FEEDBACK_KINDS:
+            given = aliased(FeedbackRow)
+            judged = exists().where(given.prediction_id == PredictionRow.id)
+            if self.feedback == "none":
+                query = query.where(~judged)
+            else:
+                query = query.where(judged.where(given.is_correct.is_(self.feedback == "right")))
         return query
 
 

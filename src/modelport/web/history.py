@@ -1,4 +1,4 @@
-"""Prediction history, corrections and the model card's confusion matrix (issue #4).
+"""Prediction history, corrections and the model card's confusion matrix.
 
 Page: ``/history`` (a model's own page, with its card, is in ``model_pages``). API:
 ``/api/v1/predictions`` (JSON and CSV), a prediction's stored input, and feedback, which
@@ -71,9 +71,15 @@ def _filter() -> q.HistoryFilter:
     corrected = request.args.get("corrected", "").strip().lower()
     if corrected not in YES | NO | {"", "all"}:
         raise InputError("invalid_corrected", "'corrected' must be true, false or left out.", 400)
+    feedback = request.args.get("feedback", "").strip().lower()
+    if feedback not in (*q.FEEDBACK_KINDS, "", "all"):
+        raise InputError(
+            "invalid_feedback", "'feedback' must be wrong, right, none or left out.", 400
+        )
     where = q.HistoryFilter(
         model=request.args.get("model") or None,
         corrected=True if corrected in YES else False if corrected in NO else None,
+        feedback=feedback if feedback in q.FEEDBACK_KINDS else None,
     )
     return q.visible_to(current_caller(), where, _public())
 
@@ -101,6 +107,7 @@ def history_page():
         items=[q.prediction_json(row) for row in page.rows],
         where=where,
         corrected=request.args.get("corrected", "").strip().lower(),
+        feedback=where.feedback or ("wrong" if where.corrected is True else ""),
         models=[m.name for m in runtime().registry],
         mine_only=where.mine_only,
     )

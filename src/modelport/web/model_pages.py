@@ -9,6 +9,7 @@ itself and the server renders the same answer (or a friendly 4xx that names what
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -69,6 +70,22 @@ def _bounds(feature: Any) -> str:
 
 def _number(value: float) -> str:
     return f"{value:.12g}"
+
+
+@bp.app_template_filter("count_of")
+def count_of(count: int, noun: str) -> str:
+    """ "1 drawing", "2 drawings", "0 drawings"."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
+
+
+@bp.app_template_filter("readable_date")
+def readable_date(value: Any) -> str:
+    """An ISO time as people read it: "20 November 2026" (the value as given if not ISO)."""
+    try:
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{when.day} {when:%B %Y}"
 
 
 @bp.app_template_filter("input_value")

@@ -1,4 +1,4 @@
-"""The photo classifier's page and its chart endpoints (issue #3).
+"""The photo classifier's page and its chart endpoints.
 
 ``/photo`` works with JavaScript off: the form POSTs the file and the answer is the same
 page with the photo and the top classes filled in. With JavaScript on, ``photo.js``

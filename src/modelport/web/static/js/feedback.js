@@ -162,7 +162,6 @@
         answer(label);
       });
       choices.replaceChildren(form);
-      input.focus();
     }
 
     right.addEventListener("click", () => answer(predicted));
@@ -178,6 +177,9 @@
         else showSearch(labels);
         choices.hidden = false;
         wrong.setAttribute("aria-expanded", "true");
+        // Focus only once the box is shown: a hidden input cannot take the focus.
+        const search = choices.querySelector("input");
+        if (search) search.focus();
       } catch (error) {
         say("The model's classes could not be loaded.", "danger");
       }

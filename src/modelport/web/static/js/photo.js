@@ -18,12 +18,14 @@
   const input = document.getElementById("file");
   const els = Object.fromEntries(
     ["dropzone", "preview", "preview-figure", "preview-name", "error", "busy", "placeholder",
-     "result", "best", "bars", "meta", "feedback", "bar-template"]
+     "result", "best", "unsure", "bars", "meta", "feedback", "bar-template", "remove", "submit"]
       .map((id) => [id, document.getElementById(id)])
   );
   const HIGHLIGHT = ["border-primary", "bg-primary-subtle"];
   let previewUrl = null;
   let inflight = null;
+  let current = null; // the file being classified
+  let answered = null; // the file whose answer is shown: "Classify" again would only repeat it
 
   function show(id, visible) {
     els[id].classList.toggle("d-none", !visible);
@@ -35,6 +37,12 @@
     show("busy", false);
     show("result", false);
     show("placeholder", false);
+    if (sendsFile) {
+      // A damaged file may half-decode into a grey preview: show the message alone.
+      show("preview-figure", false);
+      answered = null;
+      show("submit", true);
+    }
   }
 
   function showPreview(file) {
@@ -45,6 +53,7 @@
       previewUrl = URL.createObjectURL(file);
       els.preview.src = previewUrl;
       show("preview-figure", true);
+      show("remove", true);
     } else {
       els.preview.removeAttribute("src");
       show("preview-figure", false);
@@ -71,8 +80,16 @@
     const rows = answer.predictions.map((p, i) => barRow(p.label, 100 * p.score, i === 0));
     els.bars.replaceChildren(...rows);
     els.best.textContent = answer.predictions.length ? answer.predictions[0].label : "";
+    // "not sure" below the same threshold as the server-rendered page (and /draw): 0.6.
+    const below = Number(els.unsure.dataset.below || 0.6);
+    const top = answer.predictions.length ? answer.predictions[0].score : 1;
+    els.unsure.classList.toggle("d-none", top >= below);
     els.meta.textContent = `${answer.model} ${answer.version} · ${Math.round(answer.latency_ms)} ms`;
     els.result.dataset.predictionId = answer.id || "";
+    if (sendsFile) {
+      answered = current;
+      show("submit", false); // answered already; choosing another photo asks again
+    }
     mountFeedback(answer.id, answer.model, els.best.textContent);
     show("busy", false);
     show("error", false);
@@ -92,6 +109,8 @@
       showError("Choose a photo first.");
       return;
     }
+    if (file === answered && !els.result.classList.contains("d-none")) return; // no duplicate
+    current = file;
     showPreview(file);
     const body = new FormData();
     body.append("file", file, file.name || "pasted-image");
@@ -172,6 +191,38 @@
 
   // A file named like an image that is not one: no broken-image icon, the message says why.
   els.preview.addEventListener("error", () => show("preview-figure", false));
+
+  // With JavaScript the drop zone is the file picker (it is the input's label): the native
+  // input is hidden, and the zone takes the keyboard instead.
+  input.classList.add("d-none");
+  form.noValidate = true; // a hidden "required" input cannot show the browser's bubble
+  els.dropzone.tabIndex = 0;
+  els.dropzone.setAttribute("role", "button");
+  els.dropzone.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+    input.click();
+  });
+
+  function removePhoto() {
+    if (inflight) inflight.abort();
+    inflight = null;
+    current = null;
+    answered = null;
+    input.value = "";
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = null;
+    els.preview.removeAttribute("src");
+    els["preview-name"].textContent = "";
+    els.result.dataset.predictionId = "";
+    els.feedback.replaceChildren();
+    ["preview-figure", "remove", "result", "error", "busy"].forEach((id) => show(id, false));
+    show("placeholder", true);
+    show("submit", true);
+    els.dropzone.focus();
+  }
+  els.remove.addEventListener("click", removePhoto);
+  if (!els["preview-figure"].classList.contains("d-none")) show("remove", true);
 
   input.addEventListener("change", () => {
     if (input.files.length) classify(input.files[0]);
