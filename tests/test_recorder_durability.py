@@ -311,7 +311,7 @@ class Load:
                 status = response.status
                 if status == 200:
                     with self.lock:
-                        self.acknowledged.append((time.monotonic(), json.loads(payload)["id"]))
+                        self._acknowledge(time.monotonic(), json.loads(payload)["id"], response)
             except (OSError, http.client.HTTPException) as exc:
                 status = type(exc).__name__
                 if connection is not None:
@@ -322,6 +322,10 @@ class Load:
                 self.statuses[status] += 1
         if connection is not None:
             connection.close()
+
+    def _acknowledge(self, when: float, prediction: str, response) -> None:
+        """One prediction answered (called with the lock held)."""
+        self.acknowledged.append((when, prediction))
 
     def ids(self) -> set[str]:
         with self.lock:

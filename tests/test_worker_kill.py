@@ -10,7 +10,6 @@ worker) is in the worker's JSON request log line, with its pid.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -43,34 +42,9 @@ class AttributedLoad(Load):
         super().__init__(url, clients=clients, per_client=per_client)
         self.answered: list[tuple[float, str, str]] = []  # (when, prediction id, request id)
 
-    def _client(self) -> None:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        connection = None
-        for _ in range(self.per_client):
-            if self.stop.is_set():
-                break
-            try:
-                if connection is None:
-                    connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-                connection.request("POST", "/api/predict", body=self.body, headers=headers)
-                response = connection.getresponse()
-                payload = response.read()
-                status = response.status
-                if status == 200:
-                    now, prediction = time.monotonic(), json.loads(payload)["id"]
-                    with self.lock:
-                        self.acknowledged.append((now, prediction))
-                        self.answered.append((now, prediction, response.headers["X-Request-ID"]))
-            except (OSError, http.client.HTTPException) as exc:
-                status = type(exc).__name__  # cut off inside the killed worker
-                if connection is not None:
-                    connection.close()
-                connection = None
-                time.sleep(0.05)
-            with self.lock:
-                self.statuses[status] += 1
-        if connection is not None:
-            connection.close()
+    def _acknowledge(self, when: float, prediction: str, response) -> None:
+        super()._acknowledge(when, prediction, response)
+        self.answered.append((when, prediction, response.headers["X-Request-ID"]))
 
     def snapshot(self) -> list[tuple[float, str, str]]:
         with self.lock:
