@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,24 +95,18 @@ def convert_exported_program(source: Path, target: Path) -> Conversion:
     module.train = lambda mode=True: module  # type: ignore[method-assign]
     example = torch.zeros((2 if dynamic else 1, *sample_shape))
     axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                (example,),
-                str(target),
-                dynamo=False,
-                external_data=False,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes=axes,
-                opset_version=OPSET,
-            )
-    except Exception as exc:
-        raise ConversionFailed(
-            f"{source.name}: torch.onnx.export failed: {type(exc).__name__}: {exc}"
-        ) from None
+    with _exporting(f"{source.name}: torch.onnx.export"):
+        torch.onnx.export(
+            module,
+            (example,),
+            str(target),
+            dynamo=False,
+            external_data=False,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+        )
 
     def reference(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -125,6 +120,18 @@ def convert_exported_program(source: Path, target: Path) -> Conversion:
         checked,
         dynamic,
     )
+
+
+@contextmanager
+def _exporting(what: str) -> Iterator[None]:
+    """A framework's exporter run quietly (its warnings are about its own internals); any
+    error it raises becomes the add's refusal, saying what failed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except Exception as exc:
+        raise ConversionFailed(f"{what} failed: {type(exc).__name__}: {exc}") from None
 
 
 def convert_keras(source: Path, target: Path) -> Conversion:
@@ -160,20 +167,14 @@ def convert_keras(source: Path, target: Path) -> Conversion:
     shape = tuple(inputs[0].shape)
     sample_shape, dynamic = _sample_shape(source, shape)
     signature = [keras.InputSpec(shape=(None if dynamic else 1, *sample_shape), dtype="float32")]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.export(
-                str(target),
-                format="onnx",
-                input_signature=signature,
-                verbose=False,
-                opset_version=OPSET,
-            )
-    except Exception as exc:
-        raise ConversionFailed(
-            f"{source.name}: Keras' ONNX export failed: {type(exc).__name__}: {exc}"
-        ) from None
+    with _exporting(f"{source.name}: Keras' ONNX export"):
+        model.export(
+            str(target),
+            format="onnx",
+            input_signature=signature,
+            verbose=False,
+            opset_version=OPSET,
+        )
 
     def reference(batch: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():
