@@ -1,21 +1,36 @@
-"""digits-knn keeps one correction per prediction: repeated feedback never grows learned.npz."""
+"""digits-knn learns what the database says it learned: one correction per prediction, the
+latest wins, every worker (a feed of its own) learns the same, and a new one learns it all
+before it is ready. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from conftest import drawn_one
 from PIL import Image
+from store_support import database_url, event, store  # noqa: F401 - fixtures
 
 from modelport.inputs.decode import Limits
-from modelport.models import digits_knn
 from modelport.models.registry import load_one
-from modelport.store.learning import learn_correction
+from modelport.store import SqlRecorder, learned
+from modelport.store import queries as q
+from modelport.store.corrections_feed import CorrectionsFeed
 
 
-def load_knn(root) -> digits_knn.DigitsKnn:
-    return load_one(root, "digits-knn")
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("knn-models")
+
+
+def worker(db, models_root) -> tuple:
+    """A worker's model and the feed that keeps it in step with the database."""
+    model = load_one(models_root, "digits-knn")
+    feed = CorrectionsFeed(db, {"digits-knn": model}, Limits())
+    feed.sync()
+    return model, feed
 
 
 def answer(model, drawing: bytes) -> str:
@@ -23,74 +38,91 @@ def answer(model, drawing: bytes) -> str:
     return model.top(model.predict(sample[None])[0], 1)[0].label
 
 
-def learned(root) -> tuple[list[int], list[str], int]:
-    """The learned labels, keys and number of samples, as stored."""
-    with np.load(root / "digits-knn" / digits_knn.LEARNED) as data:
-        return data["labels"].tolist(), data["keys"].tolist(), len(data["samples"])
-
-
 def other_than(label: str, *also: str) -> str:
     return next(d for d in "7412" if d != label and d not in also)
 
 
-def test_feedback_repeated_on_one_prediction_adds_nothing(tmp_path):
-    model = load_knn(tmp_path)
+def recorded(db, drawing: bytes, created_at: datetime | None = None) -> str:
+    """A digits-knn prediction of ``drawing``, stored as the server stores it."""
+    made = event(data=drawing, image=Image.open(io.BytesIO(drawing)), created_at=created_at)
+    recorder = SqlRecorder(db)
+    recorder.record(made)
+    assert recorder.flush(10)
+    return made.id
+
+
+def correct(db, prediction_id: str, label: str) -> None:
+    q.save_feedback(db, q.get_prediction(db, prediction_id), label, "user:ada", True)
+    learned.mark_learned(db, prediction_id, label)
+
+
+def test_a_correction_is_learned_by_every_worker_and_by_a_new_one(store, models_root):  # noqa: F811
+    one, one_feed = worker(store, models_root)
+    other, other_feed = worker(store, models_root)
     drawing = drawn_one()
-    correction = other_than(answer(model, drawing))
-    for _ in range(5):
-        assert learn_correction(model, drawing, correction, Limits(), key="p1")
-    assert learned(tmp_path) == ([int(correction)], ["p1"], 1)
-    stamp = (tmp_path / "digits-knn" / digits_knn.LEARNED).stat().st_mtime_ns
-    learn_correction(model, drawing, correction, Limits(), key="p1")
-    assert (tmp_path / "digits-knn" / digits_knn.LEARNED).stat().st_mtime_ns == stamp
-    assert model.info.metrics["learned_samples"] == 1
-    assert answer(model, drawing) == correction
+    correction = other_than(answer(one, drawing))
+    correct(store, recorded(store, drawing), correction)
+    assert answer(other, drawing) != correction  # not before it reads the database
+    one_feed.sync()
+    other_feed.sync()
+    assert answer(one, drawing) == answer(other, drawing) == correction
+    newcomer, _ = worker(store, models_root)
+    assert answer(newcomer, drawing) == correction
+    assert newcomer.info.metrics["learned_samples"] == 1
+    # A slightly different drawing of the same thing still goes by its neighbours.
+    assert answer(newcomer, drawn_one(width=30)) == answer(
+        load_one(models_root, "digits-knn"), drawn_one(width=30)
+    )
 
 
-def test_a_new_correction_of_a_prediction_replaces_the_earlier_one(tmp_path):
-    model = load_knn(tmp_path)
+def test_correcting_a_prediction_again_replaces_what_was_learned(store, models_root):  # noqa: F811
+    model, feed = worker(store, models_root)
     drawing = drawn_one()
     first = other_than(answer(model, drawing))
     second = other_than(answer(model, drawing), first)
-    learn_correction(model, drawing, first, Limits(), key="p1")
-    learn_correction(model, drawing, second, Limits(), key="p1")
-    assert learned(tmp_path) == ([int(second)], ["p1"], 1)
-    assert answer(model, drawing) == second
-    assert answer(load_knn(tmp_path), drawing) == second  # another worker, the same
-
-
-def test_corrections_of_different_predictions_are_all_kept_and_the_latest_wins(tmp_path):
-    model = load_knn(tmp_path)
-    one, other = drawn_one(), drawn_one(size=(200, 300), width=24)
-    learn_correction(model, one, "7", Limits(), key="p1")
-    learn_correction(model, other, "4", Limits(), key="p2")
-    learn_correction(model, one, "2", Limits(), key="p1")  # p1 again: moves last
-    assert learned(tmp_path) == ([4, 2], ["p2", "p1"], 2)
-    # The same drawing made again (a new prediction) and corrected otherwise: kept too.
-    learn_correction(model, one, "3", Limits(), key="p3")
-    assert learned(tmp_path)[2] == 3
-    assert answer(model, one) == "3" and answer(model, other) == "4"
-
-
-def test_without_a_key_the_same_input_and_label_is_kept_once(tmp_path):
-    model = load_knn(tmp_path)
-    drawing = drawn_one()
-    correction = other_than(answer(model, drawing))
+    prediction = recorded(store, drawing)
     for _ in range(3):
-        learn_correction(model, drawing, correction, Limits())
-    assert learned(tmp_path) == ([int(correction)], [""], 1)
+        correct(store, prediction, first)
+    correct(store, prediction, second)
+    feed.sync()
+    assert [c.label for c in learned.corrections(store, "digits-knn")] == [second]
+    assert model.info.metrics["learned_samples"] == 1
+    assert answer(model, drawing) == second
 
 
-def test_a_learned_file_from_before_keys_is_read_and_kept(tmp_path):
-    model = load_knn(tmp_path)
-    drawing = drawn_one()
-    sample = model.prepare(Image.open(io.BytesIO(drawing))).reshape(1, 64).astype(np.float32)
-    path = tmp_path / "digits-knn" / digits_knn.LEARNED
-    with open(path, "wb") as handle:  # as learn() wrote it before: no keys
-        np.savez(handle, samples=np.repeat(sample, 3, axis=0), labels=np.array([5, 5, 5]))
-    model = load_knn(tmp_path)
-    assert model.info.metrics["learned_samples"] == 3 and answer(model, drawing) == "5"
-    learn_correction(model, drawing, "6", Limits(), key="p9")
-    labels, keys, count = learned(tmp_path)
-    assert (labels, keys, count) == ([5, 5, 5, 6], ["", "", "", "p9"], 4)
-    assert answer(model, drawing) == "6"
+def test_the_latest_correction_of_the_same_input_wins_and_repeats_count_once(store, models_root):  # noqa: F811
+    model, feed = worker(store, models_root)
+    one, other = drawn_one(), drawn_one(size=(200, 300), width=24)
+    correct(store, recorded(store, one), "7")
+    correct(store, recorded(store, other), "4")
+    correct(store, recorded(store, one), "2")  # the same drawing again, told otherwise
+    feed.sync()
+    assert answer(model, one) == "2" and answer(model, other) == "4"
+    correct(store, recorded(store, one), "2")  # once more the same: one neighbour, not two
+    feed.sync()
+    assert model.info.metrics["learned_samples"] == 3
+
+
+def test_purging_corrections_forgets_them_everywhere(store, models_root):  # noqa: F811
+    model, feed = worker(store, models_root)
+    drawing = drawn_one(size=(260, 200), width=22)
+    before = answer(model, drawing)
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    correct(store, recorded(store, drawing, created_at=long_ago), other_than(before))
+    feed.sync()
+    assert answer(model, drawing) != before
+    assert q.purge(store, datetime.now(UTC) - timedelta(days=1), include_corrections=True) == 1
+    feed.sync()
+    assert answer(model, drawing) == before and model.info.metrics["learned_samples"] == 0
+
+
+def test_an_unreadable_stored_input_is_left_out(store, models_root):  # noqa: F811
+    model, feed = worker(store, models_root)
+    made = event(data=b"not a picture")
+    recorder = SqlRecorder(store)
+    recorder.record(made)
+    assert recorder.flush(10)
+    correct(store, made.id, "3")
+    feed.sync()
+    assert model.info.metrics["learned_samples"] == 0
+    assert np.isfinite(model.predict(np.zeros((1, 64), np.float32))).all()

@@ -1,4 +1,4 @@
-"""digits-knn learns corrections at once, keeps them, and shares them with other workers."""
+"""Corrections come back as training data for ``modelport train digits --with-feedback``."""
 
 from __future__ import annotations
 
@@ -10,47 +10,9 @@ from PIL import Image
 from store_support import event
 
 from modelport.inputs import sketch
-from modelport.inputs.decode import Limits
-from modelport.models import digits_knn
-from modelport.models.registry import load_one
 from modelport.store import SqlRecorder, Store
 from modelport.store import queries as q
-from modelport.store.learning import corrected_drawings, learn_correction
-
-
-def load_knn(root) -> digits_knn.DigitsKnn:
-    return load_one(root, "digits-knn")
-
-
-def answer(model, drawing: bytes) -> str:
-    sample = model.prepare(Image.open(io.BytesIO(drawing)))
-    return model.top(model.predict(sample[None])[0], 1)[0].label
-
-
-def test_a_correction_is_learned_at_once_and_survives_a_restart(tmp_path):
-    model = load_knn(tmp_path)
-    drawing = drawn_one()
-    before = answer(model, drawing)
-    corrected = "7" if before != "7" else "4"
-    assert learn_correction(model, drawing, corrected, Limits())
-    assert answer(model, drawing) == corrected
-    assert model.info.metrics["learned_samples"] == 1
-    assert answer(load_knn(tmp_path), drawing) == corrected  # a new process, same store
-    # A slightly different drawing of the same thing still goes by its neighbours.
-    assert answer(model, drawn_one(width=30)) == before
-
-
-def test_other_workers_pick_up_what_one_learned(tmp_path):
-    one, other = load_knn(tmp_path), load_knn(tmp_path)  # two workers, one store
-    drawing = drawn_one(size=(200, 300))
-    corrected = "2" if answer(other, drawing) != "2" else "3"
-    learn_correction(one, drawing, corrected, Limits())
-    assert answer(other, drawing) == corrected
-    learn_correction(other, drawing, "5", Limits())  # the latest correction wins
-    assert answer(one, drawing) == "5"
-    with np.load(tmp_path / "digits-knn" / digits_knn.LEARNED) as learned:
-        assert learned["samples"].shape == (2, 64)
-        assert learned["labels"].tolist() == [int(corrected), 5]
+from modelport.store.learning import corrected_drawings
 
 
 def test_corrected_drawings_come_back_as_mnist_images(tmp_path):

@@ -13,6 +13,7 @@ from modelport.models.registry import Registry
 from modelport.models.repository import ModelRepository
 from modelport.service import Recorder
 from modelport.store import SqlRecorder, Store
+from modelport.store.corrections_feed import CorrectionsFeed
 from modelport.store.retention import Retention
 from modelport.web import (
     api,
@@ -72,7 +73,10 @@ def create_app(
             max_backlog_bytes=settings.recording_backlog_mb * 1024 * 1024,
             retention=Retention(settings.history_max_days, settings.history_max_rows),
         )
-    app.extensions["modelport"] = Runtime(settings=settings, registry=registry, recorder=recorder)
+    rt = Runtime(settings=settings, registry=registry, recorder=recorder)
+    rt.learning = CorrectionsFeed(database, registry.models, rt.limits)
+    rt.learning.try_sync()  # what the models learned, before the worker says it is ready
+    app.extensions["modelport"] = rt
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
     Bootstrap5(app)
     errors.init_app(app)

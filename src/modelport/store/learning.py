@@ -1,8 +1,8 @@
 """Feeding corrections back to the models.
 
-A model that can learn on the spot (it has ``learn(sample, label)``, like ``digits-knn``)
-is taught the corrected drawing at once; every trusted correction of a sketch model (a
-teacher's or operator's, or a visitor's an operator accepted) is also training data for
+A model that can learn on the spot (``digits-knn``) is taught a corrected drawing at once
+(``corrections_feed``); every trusted correction of a sketch model (a teacher's or
+operator's, or a visitor's an operator accepted) is also training data for
 ``modelport train digits --with-feedback``.
 """
 
@@ -15,29 +15,12 @@ from sqlalchemy import select
 
 from modelport.inputs import InputError, sketch
 from modelport.inputs.decode import Limits, open_image
-from modelport.models.base import Model
 from modelport.store.db import Store
 from modelport.store.tables import TRUSTED_STATUSES, FeedbackRow, PredictionRow
 
 log = logging.getLogger(__name__)
 
 SKETCH_MODELS = ("digits", "digits-knn")
-
-
-def learn_correction(
-    model: Model, drawing: bytes, label: str, limits: Limits, key: str | None = None
-) -> bool:
-    """Teach ``model`` that ``drawing`` shows ``label``; False when it cannot learn.
-    ``key`` (the prediction's id) makes a later correction of it replace this one."""
-    learn = getattr(model, "learn", None)
-    if learn is None or model.input_kind != "sketch":
-        return False
-    sample = model.prepare(open_image(drawing, limits))
-    if key is None:
-        learn(sample, label)
-    else:
-        learn(sample, label, key=key)
-    return True
 
 
 def corrected_drawings(

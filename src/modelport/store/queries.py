@@ -21,6 +21,7 @@ from sqlalchemy import Select, delete, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from modelport.store import learned
 from modelport.store.db import Store
 from modelport.store.people import Caller
 from modelport.store.tables import TRUSTED_STATUSES, FeedbackRow, PredictionRow
@@ -328,14 +329,6 @@ def save_feedback(
     raise RuntimeError(f"feedback on {prediction.id} could not be stored")
 
 
-def mark_learned(store: Store, prediction_id: str, label: str) -> None:
-    """Remember what a model learned from this prediction (so a repeat teaches nothing)."""
-    with store.writing() as session:
-        row = session.get(FeedbackRow, prediction_id)
-        if row is not None:
-            row.learned_label = label
-
-
 def review_feedback(
     store: Store, prediction_id: str, accept: bool, reviewer: str
 ) -> FeedbackRow | None:
@@ -444,6 +437,8 @@ def purge(store: Store, before: datetime, include_corrections: bool = False) -> 
         if not include_corrections:
             old = old.where(~exists().where(FeedbackRow.prediction_id == PredictionRow.id))
         ids = old.scalar_subquery()
+        if include_corrections:
+            learned.forget(session, ids)
         session.execute(delete(FeedbackRow).where(FeedbackRow.prediction_id.in_(ids)))
         result = session.execute(delete(PredictionRow).where(PredictionRow.id.in_(ids)))
     return int(result.rowcount or 0)

@@ -1,6 +1,7 @@
 """Predictions as they were made and the feedback people gave on them (migration 0001);
 who made and gave them, the people and tokens that sign in, and the rate-limit counters
-(migration 0002). A change here needs a new migration.
+(migration 0002); what models learned from corrections, with a revision per model that
+replicas watch (migration 0003). A change here needs a new migration.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class FeedbackRow(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(OWNER_LENGTH), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     learned_label: Mapped[str | None] = mapped_column(String(LABEL_LENGTH), nullable=True)
+    learned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     prediction: Mapped[PredictionRow] = relationship(back_populates="feedback")
 
@@ -96,6 +98,16 @@ class FeedbackRow(Base):
         Index("ix_feedback_is_correct", "is_correct"),
         Index("ix_feedback_status_created_at", "status", "created_at"),
     )
+
+
+class LearningRevisionRow(Base):
+    """Counts the changes to what a model learned, so that every worker of every replica
+    notices one by reading a single row."""
+
+    __tablename__ = "learning_revisions"
+
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
 
 
 class UserRow(Base):

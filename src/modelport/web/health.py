@@ -4,7 +4,8 @@ warmed), for load balancers and orchestrators.
 Liveness must not depend on the models: a worker whose model failed to load is alive
 (restarting it would not help) but not ready (it cannot serve that model). Nor is a worker
 ready while it cannot store predictions (the database is away, read-only or gone): it keeps
-answering and holds them, and ``/readyz`` says why and how many wait.
+answering and holds them, and ``/readyz`` says why and how many wait. Nor is a worker that
+has not yet read what the models learned from corrections (a replica joining a fleet).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def readiness(app: Flask) -> tuple[bool, dict]:
     }
     models_ready = not missing and warmed is not None and bool(configured)
     recording = _recording_health(rt.recorder)
-    ready = models_ready and (recording is None or recording.ok)
+    learned = rt.learning is None or rt.learning.synced or rt.learning.try_sync()
+    ready = models_ready and learned and (recording is None or recording.ok)
     detail = {
         "status": "ready" if ready else "not_ready",
         "pid": os.getpid(),
@@ -56,6 +58,8 @@ def readiness(app: Flask) -> tuple[bool, dict]:
     }
     if warmed is not None:
         detail["warmup_ms"] = {name: round(ms, 1) for name, ms in warmed.items()}
+    if not learned:
+        detail["learning"] = "cannot read what the models learned from the database"
     if recording is not None:
         detail["recording"] = recording.describe()
         detail["recording_backlog"] = recording.backlog
@@ -81,6 +85,8 @@ def readyz():
         reasons = []
         if any(state != "ready" for state in detail["models"].values()) or not detail["models"]:
             reasons.append("Some models are not loaded yet or failed to load.")
+        if "learning" in detail:
+            reasons.append("What the models learned cannot be read from the database yet.")
         if detail.get("recording", "ok") != "ok":
             reasons.append(
                 f"Predictions cannot be stored ({detail['recording_backlog']} held): "

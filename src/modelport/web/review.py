@@ -24,9 +24,8 @@ from flask import (
 )
 
 from modelport.inputs import InputError
-from modelport.store import Store
+from modelport.store import Store, learned
 from modelport.store import queries as q
-from modelport.store.learning import learn_correction
 from modelport.store.people import OPERATOR
 from modelport.store.tables import TRUSTED_STATUSES, FeedbackRow, PredictionRow
 from modelport.web.auth import current_caller, requires
@@ -54,24 +53,24 @@ def may_learn(feedback: FeedbackRow) -> bool:
 def teach(prediction: PredictionRow, feedback: FeedbackRow) -> bool:
     """Teach the prediction's model its correction if allowed and not learned already.
 
-    Learning is a bonus: the feedback is stored even if the model cannot learn from it.
+    What a model learned is kept in the database, which every worker and replica follows;
+    this worker catches up at once. Learning is a bonus: the feedback is stored even if
+    the model cannot learn from it.
     """
-    model = runtime().registry.models.get(prediction.model)
-    if model is None or not may_learn(feedback) or feedback.learned_label == feedback.label:
+    feed = runtime().learning
+    if (
+        feed is None
+        or not feed.learns(prediction.model)
+        or not may_learn(feedback)
+        or feedback.learned_label == feedback.label
+    ):
         return False
     drawing = q.input_image(_store(), prediction.id)
-    if drawing is None:
+    if drawing is None or feed.prepare(prediction.model, drawing[0]) is None:
         return False
-    try:
-        learned = learn_correction(
-            model, drawing[0], feedback.label, runtime().limits, key=prediction.id
-        )
-    except Exception:
-        log.exception("%s could not learn from correction %s", model.name, prediction.id)
-        return False
-    if learned:
-        q.mark_learned(_store(), prediction.id, feedback.label)
-    return learned
+    learned.mark_learned(_store(), prediction.id, feedback.label)
+    feed.try_sync()
+    return True
 
 
 def feedback_json(prediction: PredictionRow, feedback: FeedbackRow, learned: bool) -> dict:

@@ -1,8 +1,9 @@
-"""What every request shares: settings, the loaded models and the recorder."""
+"""What every request shares: settings, the loaded models, the recorder and what the
+models learned."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
@@ -10,6 +11,7 @@ from modelport.config import Settings
 from modelport.inputs.decode import Limits
 from modelport.models.registry import Registry
 from modelport.service import Recorder
+from modelport.store.corrections_feed import CorrectionsFeed
 
 
 @dataclass
@@ -17,6 +19,7 @@ class Runtime:
     settings: Settings
     registry: Registry
     recorder: Recorder
+    learning: CorrectionsFeed | None = field(default=None)
 
     @property
     def limits(self) -> Limits:

@@ -664,6 +664,9 @@ class GunicornServer(BaseApplication):
             from modelport.app import create_app
 
             app = create_app()
+        learning = getattr(getattr(app, "extensions", {}).get("modelport"), "learning", None)
+        if learning is not None:
+            learning.start()  # in the worker: threads are not carried across a fork
         if not issubclass(self.cfg.worker_class, Worker):
             return app
         return WholeRequests(
