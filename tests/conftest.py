@@ -111,10 +111,15 @@ class LiveServer:
 
 
 def start_server(
-    instance_path: Path, model_store: Path, models: tuple[str, ...], extra_env=None, args=()
+    instance_path: Path,
+    model_store: Path,
+    models: tuple[str, ...],
+    extra_env=None,
+    args=(),
+    port: int | None = None,
 ) -> LiveServer:
     """``modelport serve`` as a user starts it, on a free port, ready when it answers."""
-    port = free_port()
+    port = port or free_port()
     env = os.environ | {
         "MODELPORT_INSTANCE_PATH": str(instance_path),
         "MODELPORT_MODEL_STORE": str(model_store),

@@ -77,8 +77,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     if not app.secret_key:
         app.secret_key = secret_key(settings)
     app.config["SESSION_REFRESH_EACH_REQUEST"] = False
-    if settings.trusted_proxies > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
+    if settings.trusted_proxies > 0:  # the client's address and scheme, as the proxies saw them
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.extensions["modelport_metrics_networks"] = tuple(
         ip_network(net, strict=False) for net in settings.metrics_allow
     )
