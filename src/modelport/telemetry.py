@@ -13,6 +13,7 @@ usual through the module ``__getattr__``) and ``modelport serve`` has had its sa
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from typing import Any
 
@@ -44,8 +45,17 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
-@cache
+_made = threading.Lock()
+
+
 def _metrics() -> dict[str, Any]:
+    # Made once: two threads making them at once would register every metric twice.
+    with _made:
+        return _make_metrics()
+
+
+@cache
+def _make_metrics() -> dict[str, Any]:
     from prometheus_client import Counter, Gauge, Histogram
 
     return {
