@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from conftest import (
     start_server,
     stop_server,
 )
+from nginx_front import start_nginx
 from sqlalchemy import select
 from store_support import fresh_postgres_schema
 
@@ -41,8 +41,6 @@ from modelport.store.tables import PredictionRow
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-NGINX_SITE = REPOSITORY / "deploy" / "nginx" / "modelport.conf"
 CLIENTS = 8
 PER_CLIENT = 500
 
@@ -79,64 +77,6 @@ class Fleet:
         )
         self.replicas[index] = replica
         return replica
-
-
-def nginx_site(ports: list[int], listen: int) -> str:
-    """The shipped site with this test's ports in place of 8001, 8002 and 80."""
-    site = NGINX_SITE.read_text()
-    for shipped, port in (("127.0.0.1:8001", ports[0]), ("127.0.0.1:8002", ports[1])):
-        assert shipped in site
-        site = site.replace(shipped, f"127.0.0.1:{port}")
-    assert "listen 80;" in site
-    return site.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-
-
-def start_nginx(folder: Path, ports: list[int], listen: int) -> subprocess.Popen:
-    """nginx in the foreground with everything under ``folder``. The wrapper adds only
-    what a test needs: logs here, and the replicas tried as a response header."""
-    folder.mkdir()
-    (folder / "modelport.conf").write_text(nginx_site(ports, listen))
-    user = "user root;" if os.geteuid() == 0 else ""  # its workers write under folder
-    (folder / "nginx.conf").write_text(
-        f"""
-daemon off;
-{user}
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log {folder}/access.log;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    add_header X-Upstream $upstream_addr always;
-    include {folder}/modelport.conf;
-}}
-"""
-    )
-    check = subprocess.run(
-        ["nginx", "-t", "-p", str(folder), "-c", str(folder / "nginx.conf")],
-        capture_output=True,
-        text=True,
-    )
-    assert check.returncode == 0, check.stderr
-    process = subprocess.Popen(
-        ["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "stderr.log", "wb"),  # noqa: SIM115 - lives as long as nginx
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{listen}/healthz", timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"nginx did not start: {(folder / 'error.log').read_text()}")
 
 
 def modelport(env: dict[str, str], *args: str) -> str:
