@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from modelport.models.repository import ModelFolder, ModelRepository
 from modelport.models.settings import ModelSettings
 from modelport.models.store import ModelStore, write_atomically
 
+log = logging.getLogger(__name__)
+
 NAME = "digits-knn"
 ARTIFACT = "samples.npz"
 NEIGHBOURS = 3
@@ -36,6 +39,14 @@ LABELS = [str(d) for d in range(10)]
 
 def train(store: ModelStore, seed: int = 0) -> dict:
     """Fit on 80% of scikit-learn's digits, measure on the other 20%, store the samples."""
+    samples, labels, metrics = fit(seed)
+    _save(store.folder(NAME) / ARTIFACT, samples, labels)
+    store.write_metrics(NAME, metrics)
+    return metrics
+
+
+def fit(seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The training samples, their labels, and the metrics measured on the held-out 20%."""
     digits = load_digits()
     x_train, x_val, y_train, y_val = train_test_split(
         digits.data, digits.target, test_size=0.2, random_state=seed, stratify=digits.target
@@ -45,8 +56,6 @@ def train(store: ModelStore, seed: int = 0) -> dict:
     samples = x_train.astype(np.float32)
     labels = y_train.astype(np.int64)
     data_hash = hashlib.sha256(samples.tobytes() + labels.tobytes()).hexdigest()
-    path = store.folder(NAME) / ARTIFACT
-    _save(path, samples, labels)
     metrics = {
         "model": NAME,
         "version": f"1.0+{data_hash[:8]}",
@@ -57,18 +66,23 @@ def train(store: ModelStore, seed: int = 0) -> dict:
         "training_data_sha256": data_hash,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    store.write_metrics(NAME, metrics)
-    return metrics
+    return samples, labels, metrics
 
 
 def load(folder: ModelFolder, repository: ModelRepository, threads: int = 1) -> DigitsKnn:
-    """Its folder's model, trained into the model store first if this machine has none."""
+    """Its folder's model, trained into the model store first if this machine has none
+    (in memory alone when the store is read-only: a replica's image prepared without it)."""
     store = ModelStore(repository.store)
     path = folder.find(folder.settings.file)
-    if path is None:
+    if path is not None:
+        return DigitsKnn(*_load_samples(path), store.metrics(path), settings=folder.settings)
+    try:
         train(store)
-        path = folder.artifact
-    return DigitsKnn(path, store.metrics(path), settings=folder.settings)
+    except OSError as exc:
+        log.warning("%s is trained in memory: the model store is not writable (%s)", NAME, exc)
+        return DigitsKnn(*fit(), settings=folder.settings)
+    path = folder.artifact
+    return DigitsKnn(*_load_samples(path), store.metrics(path), settings=folder.settings)
 
 
 def _save(path: Path, samples: np.ndarray, labels: np.ndarray) -> None:
@@ -84,8 +98,14 @@ def _load_samples(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 class DigitsKnn(Model):
-    def __init__(self, path: Path, metrics: dict, settings: ModelSettings | None = None) -> None:
-        self.samples, self.sample_labels = _load_samples(path)
+    def __init__(
+        self,
+        samples: np.ndarray,
+        labels: np.ndarray,
+        metrics: dict,
+        settings: ModelSettings | None = None,
+    ) -> None:
+        self.samples, self.sample_labels = samples, labels
         self.info = ModelInfo(
             name=NAME,
             version=str(metrics.get("version", "1.0")),
