@@ -23,6 +23,8 @@ from modelport.models.store import BUNDLED, ModelStore, file_sha256
 from modelport.service import predict_bytes
 from modelport.training import efficientnet_export as export_module
 
+PHOTOS = {"chelsea": chelsea_jpeg(), "coffee": coffee_jpeg()}
+
 PHOTO_DRAFT_SIZE = (320, 320)  # what the photo model asks JPEG decoding for
 SHIPPED = BUNDLED / "efficientnet-lite0"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -69,6 +71,22 @@ def test_onnx_runtime_matches_pytorch(model):
     np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-3, rtol=0)
     for ours, theirs in zip(onnx_logits, torch_logits, strict=True):
         assert list(np.argsort(ours)[::-1][:5]) == list(np.argsort(theirs)[::-1][:5])
+
+
+def test_the_same_session_gives_each_photo_its_embedding_and_the_logits_come_from_it(model):
+    torch = pytest.importorskip("torch")
+    reference = export_module.reference_model()
+    photos = {name: to_efficientnet(open_photo(data)) for name, data in PHOTOS.items()}
+    flipped = to_efficientnet(to_rgb(chelsea()).transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    batch = np.stack([*photos.values(), flipped])
+    assert model.embeds
+    embedding = model.embed(batch)
+    assert embedding.shape == (3, 1280) and embedding.dtype == np.float32
+    probabilities = reference._fc(torch.from_numpy(embedding)).softmax(1).numpy()
+    np.testing.assert_allclose(probabilities, model.predict(batch), atol=1e-5, rtol=0)
+    unit = embedding / np.linalg.norm(embedding, axis=1, keepdims=True)
+    cat, drink, mirrored_cat = unit
+    assert cat @ mirrored_cat > cat @ drink  # the pooled features know a cat from a cup
 
 
 def test_chelsea_is_a_cat_and_coffee_is_espresso_or_cup(model):

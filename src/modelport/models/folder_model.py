@@ -66,6 +66,14 @@ class FolderModel(Model):
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self.runner(batch)
 
+    @property
+    def embeds(self) -> bool:
+        return bool(getattr(self.runner, "has_embedding", False))
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """The graph's embedding of each prepared input (see ``OnnxRunner.embed``)."""
+        return self.runner.embed(batch)
+
     def preview(self, sample: np.ndarray) -> np.ndarray | None:
         """For a drawing, the ink as the model saw it (white on black)."""
         preprocess = self.settings.preprocess

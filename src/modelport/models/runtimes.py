@@ -30,8 +30,12 @@ class Runner(Protocol):
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
 
 
+EMBEDDING = "embedding"  # the output a taught model learns from
+
+
 class OnnxRunner:
-    """An ONNX graph whose first input is the batch and first output the scores."""
+    """An ONNX graph whose first input is the batch and first output the scores; a graph
+    with an output named ``embedding`` also answers ``embed`` from the same session."""
 
     classes = None
     feature_names = None
@@ -42,14 +46,24 @@ class OnnxRunner:
         self.input_name = first.name
         self.input_type = first.type
         self.input_shape = tuple(_dim(d) for d in first.shape[1:])
-        output_shape = self.session.get_outputs()[0].shape
+        outputs = self.session.get_outputs()
+        self.output_name = outputs[0].name
+        output_shape = outputs[0].shape
         self.output_width = _dim(output_shape[-1]) if len(output_shape) == 2 else None
+        self.has_embedding = any(output.name == EMBEDDING for output in outputs[1:])
         self.apply_softmax = apply_softmax
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         feed = {self.input_name: np.ascontiguousarray(batch, np.float32)}
-        scores = self.session.run(None, feed)[0]
+        scores = self.session.run([self.output_name], feed)[0]
         return softmax(scores) if self.apply_softmax else scores
+
+    def embed(self, batch: np.ndarray) -> np.ndarray:
+        """The graph's ``embedding`` output for the batch, (N, width) float32."""
+        if not self.has_embedding:
+            raise ValueError("this model's graph has no embedding output")
+        feed = {self.input_name: np.ascontiguousarray(batch, np.float32)}
+        return self.session.run([EMBEDDING], feed)[0]
 
 
 def _dim(value: object) -> int | None:

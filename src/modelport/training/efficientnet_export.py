@@ -9,7 +9,9 @@ into the model store, whose file is then served in place of the shipped one. The
 file's sha256 is kept in ``metrics.json`` with the exporter's versions: the provenance.
 
 The ONNX graph takes ``(N, 3, 224, 224)`` float32 RGB in [-1, 1] and returns ``(N, 1000)``
-logits; the softmax is applied in numpy by the served model. With the same PyTorch the
+logits (the softmax is applied in numpy by the served model) and, as a second output, the
+``(N, 1280)`` embedding: the pooled features the classifier reads, which taught models
+learn from (one session serves both). With the same PyTorch the
 export is byte for byte the same (tests/test_photo_model.py checks the shipped file).
 """
 
@@ -30,6 +32,7 @@ from modelport.models.store import BUNDLED, METRICS, ModelStore, file_sha256, wr
 
 NAME = "efficientnet-lite0"
 ARTIFACT = "model.onnx"
+EMBEDDING = "embedding"
 INPUT_SIZE = 224
 OPSET = 17
 INSTALL_HINT = "pip install 'modelport[train]'"
@@ -76,7 +79,7 @@ def export(store: ModelStore, progress: bool = True) -> dict[str, Any]:
     sha = file_sha256(source)
     started = time.perf_counter()
     say(f"Exporting {NAME} from {source.name} (sha256 {sha[:12]}) to ONNX...")
-    model = reference_model(source)
+    model = _with_embedding(torch, reference_model(source))
     folder = store.folder(NAME)
     staging = folder / (ARTIFACT + ".export")
     dummy = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
@@ -90,8 +93,12 @@ def export(store: ModelStore, progress: bool = True) -> dict[str, Any]:
                 dynamo=False,
                 external_data=False,
                 input_names=["image"],
-                output_names=["logits"],
-                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+                output_names=["logits", EMBEDDING],
+                dynamic_axes={
+                    "image": {0: "batch"},
+                    "logits": {0: "batch"},
+                    EMBEDDING: {0: "batch"},
+                },
                 opset_version=OPSET,
             )
         write_atomically(folder / ARTIFACT, staging.read_bytes())
@@ -108,6 +115,7 @@ def export(store: ModelStore, progress: bool = True) -> dict[str, Any]:
         "onnx_sha256": file_sha256(folder / ARTIFACT),
         "torch": torch.__version__,
         "input": f"(N, 3, {INPUT_SIZE}, {INPUT_SIZE}) RGB scaled to [-1, 1]",
+        "outputs": "logits (N, 1000); embedding (N, 1280), the pooled features",
         "export_seconds": round(time.perf_counter() - started, 2),
         # The model card's "Validation accuracy": nothing is measured at export, and the
         # weights' package documents no ImageNet accuracy of its own.
@@ -116,6 +124,23 @@ def export(store: ModelStore, progress: bool = True) -> dict[str, Any]:
     store.write_metrics(NAME, metrics)
     say(f"Wrote {folder / ARTIFACT} in {metrics['export_seconds']} s.")
     return metrics
+
+
+def _with_embedding(torch: Any, model: Any) -> Any:
+    """The model answering its logits and the pooled features they come from: the
+    same layers as its ``forward`` (dropout does nothing in eval mode)."""
+
+    class WithEmbedding(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = model
+
+        def forward(self, image):
+            pooled = self.net._avg_pooling(self.net.extract_features(image))
+            embedding = pooled.view(image.size(0), -1)
+            return self.net._fc(self.net._dropout(embedding)), embedding
+
+    return WithEmbedding().eval()
 
 
 def export_bundled(bundled: Path = BUNDLED, progress: bool = True) -> dict[str, Any]:
