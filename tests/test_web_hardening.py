@@ -21,8 +21,7 @@ from store_support import database_url, event, fresh_postgres_schema, store  # n
 
 from modelport.store import SqlRecorder, Store
 from modelport.store import queries as q
-from modelport.store.charts import confusion_png
-from modelport.web.chart import render_bar_chart
+from modelport.web.chart import render_bar_chart, render_confusion_chart
 from modelport.web.history import FEEDBACK_WAIT_S
 
 JSON = {"Accept": "application/json"}
@@ -325,12 +324,13 @@ def test_dollars_in_chart_labels_and_titles_are_text(client, text):
     assert response.status_code == 200 and response.mimetype == "image/png"
     assert render_bar_chart([text, "b"], [0.5, 0.25], title=text)[:4] == b"\x89PNG"
     matrix = q.Confusion(labels=[text, "b"], counts=[[1, 0], [2, 3]])
-    assert confusion_png(matrix, title=f"{text}: 6 judged")[:4] == b"\x89PNG"
+    assert render_confusion_chart(matrix, title=f"{text}: 6 judged")[:4] == b"\x89PNG"
 
 
 def test_a_confusion_matrix_with_nothing_judged_is_a_picture(tmp_path, model_store):
     """With 1000 classes only those judged are drawn: on a fresh install, none."""
-    assert confusion_png(q.Confusion(labels=[], counts=[]), title="nothing yet")[:4] == b"\x89PNG"
+    nothing = q.Confusion(labels=[], counts=[])
+    assert render_confusion_chart(nothing, title="nothing yet")[:4] == b"\x89PNG"
     app = make_app(tmp_path, model_store, ("efficientnet-lite0",))
     response = app.test_client().get("/models/efficientnet-lite0/confusion.png")
     assert response.status_code == 200 and response.mimetype == "image/png"

@@ -1,4 +1,5 @@
-"""Top classes as a horizontal bar chart PNG, for reports and API users.
+"""Top classes as a horizontal bar chart PNG, for reports and API users, and the model
+card's confusion matrix.
 
 Rendered with matplotlib's Agg canvas on a ``Figure`` object (never ``pyplot``, whose
 global state is not for servers), entirely in memory. Agg's font caches are not
@@ -13,10 +14,12 @@ import threading
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from modelport.inputs import InputError
+from modelport.store.queries import Confusion
 
 MAX_BARS = 20
 MAX_LABEL_CHARS = 80
@@ -107,3 +110,87 @@ def render_bar_chart(labels: Sequence[str], scores: Sequence[float], title: str 
 def _shorten(text: str, limit: int = LABEL_SHOWN_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+# The confusion matrix on model cards: rows are what people said, columns what was answered.
+TICK_CHARS = 24
+TICK_POINTS = 8
+UPRIGHT_CHARS = 3  # "0".."9", "cat": written across; longer names stand up the x axis
+CELL_INCHES = 0.5
+SMALL_CELL_INCHES = 0.3
+MATRIX_MIN_INCHES = 2.0
+CHAR_EM = 0.62  # a DejaVu Sans character is at most this wide, in ems, on average
+AXIS_ROOM_INCHES = 0.7  # an axis title and the gaps beside the tick labels
+TITLE_ROOM_INCHES = 0.45
+TITLE_POINTS = 10
+NUMBER_POINTS = 8
+
+
+def confusion_figure(matrix: Confusion, title: str = "") -> Figure:
+    """The matrix with its class names, sized so that no name overlaps another: the
+    picture grows with the number of classes and the length of their names."""
+    n = len(matrix.labels)
+    names = [_shorten(label, TICK_CHARS) for label in matrix.labels]
+    upright = max(map(len, names)) <= UPRIGHT_CHARS
+    side = _matrix_inches(n)
+    names_room = _text_inches(max(map(len, names)), TICK_POINTS) + AXIS_ROOM_INCHES
+    width = side + names_room
+    height = side + (AXIS_ROOM_INCHES + 0.2 if upright else names_room) + TITLE_ROOM_INCHES
+    figure = Figure(figsize=(width, height), dpi=DPI, facecolor="white", layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    counts = np.asarray(matrix.counts, dtype=float).reshape(n, n)
+    axes.imshow(counts, cmap="Blues", vmin=0, vmax=max(1.0, counts.max(initial=0)))
+    axes.set_xticks(range(n), names, rotation=0 if upright else 90, fontsize=TICK_POINTS, **PLAIN)
+    axes.set_yticks(range(n), names, fontsize=TICK_POINTS, **PLAIN)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("what people said it was")
+    if title:
+        limit = int(width / _text_inches(1, TITLE_POINTS))
+        axes.set_title(_shorten(title, limit), fontsize=TITLE_POINTS, **PLAIN)
+    _write_counts(axes, counts)
+    return figure
+
+
+def render_confusion_chart(matrix: Confusion, title: str = "") -> bytes:
+    """The PNG of ``confusion_figure``, or a picture saying nothing is judged yet."""
+    with _lock:
+        figure = confusion_figure(matrix, title) if matrix.labels else _nothing_judged(title)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
+
+
+def _matrix_inches(classes: int) -> float:
+    cell = CELL_INCHES if classes <= 10 else SMALL_CELL_INCHES
+    return max(MATRIX_MIN_INCHES, cell * classes)
+
+
+def _text_inches(chars: int, points: float) -> float:
+    return chars * CHAR_EM * points / 72
+
+
+def _write_counts(axes, counts: np.ndarray) -> None:
+    dark = counts.max(initial=0) / 2
+    for (row, col), count in np.ndenumerate(counts):
+        if count:
+            colour = "white" if count > dark else "black"
+            axes.text(
+                col,
+                row,
+                f"{int(count)}",
+                ha="center",
+                va="center",
+                color=colour,
+                fontsize=NUMBER_POINTS,
+            )
+
+
+def _nothing_judged(title: str) -> Figure:
+    # Models with many classes (ImageNet's 1000) show only the judged ones: at first, none.
+    figure = Figure(figsize=(4.5, 1.6), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)
+    if title:
+        figure.text(0.5, 0.72, _shorten(title, 60), ha="center", fontsize=TITLE_POINTS, **PLAIN)
+    figure.text(0.5, 0.35, "Nobody has judged a prediction yet.", ha="center", color="0.4")
+    return figure

@@ -25,8 +25,8 @@ from modelport.inputs import InputError
 from modelport.service import prediction_age_seconds
 from modelport.store import Store
 from modelport.store import queries as q
-from modelport.store.charts import confusion_png
 from modelport.web.auth import current_caller
+from modelport.web.chart import render_confusion_chart
 from modelport.web.limits import limited
 from modelport.web.request_input import json_body
 from modelport.web.review import feedback_json, teach
@@ -46,6 +46,7 @@ WAITERS = 2
 PREDICTION_ID = re.compile(r"[0-9a-f]{20}")
 _waiters = threading.BoundedSemaphore(WAITERS)
 PAGE_SIZE = 25
+PICKER_MAX = 12  # as in feedback.js: models with more labels get a search box
 YES = {"1", "true", "yes", "corrected"}
 NO = {"0", "false", "no", "uncorrected"}
 
@@ -101,16 +102,27 @@ def _page() -> q.HistoryPage:
 def history_page():
     where = _filter()
     page = _page()
+    items = [q.prediction_json(row) for row in page.rows]
     return render_template(
         "history.html",
         page=page,
-        items=[q.prediction_json(row) for row in page.rows],
+        items=items,
+        labels=_labels_to_choose(items),
+        picker_max=PICKER_MAX,
         where=where,
         corrected=request.args.get("corrected", "").strip().lower(),
         feedback=where.feedback or ("wrong" if where.corrected is True else ""),
         models=[m.name for m in runtime().registry],
         mine_only=where.mine_only,
     )
+
+
+def _labels_to_choose(items: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The labels of each served model with a prediction awaiting feedback on the page: the
+    answers its feedback form offers."""
+    waiting = {item["model"] for item in items if item["feedback"] is None}
+    models = runtime().registry.models
+    return {name: list(models[name].labels) for name in waiting if name in models}
 
 
 @bp.get("/api/v1/predictions")
@@ -153,14 +165,20 @@ def prediction_input(prediction_id: str):
 def prediction_feedback(prediction_id: str):
     """A teacher's or operator's answer is trusted (and learned, see ``review``); anyone
     else's is a suggestion until an operator accepts it. One answer per prediction."""
-    label = _label(json_body(request))
-    rt = runtime()
+    return jsonify(give_feedback(prediction_id, _label(json_body(request))))
+
+
+def give_feedback(prediction_id: str, label: str | None) -> dict:
+    """The caller's answer on a prediction they may see: ``label``, or the predicted label
+    itself when None (the answer was right). What the feedback API answers, as a dict;
+    the HTML forms (``feedback_forms``) answer through it too."""
     caller = current_caller()
     with _writer_wait(prediction_id) as wait:
         prediction = q.visible_prediction(_store(), caller, prediction_id, _public(), wait)
     if prediction is None:
         raise _unknown_prediction(prediction_id)
-    model = rt.registry.models.get(prediction.model)
+    label = prediction.label if label is None else label
+    model = runtime().registry.models.get(prediction.model)
     if model is not None and label not in model.labels:
         raise InputError("unknown_label", f"{prediction.model} has no label {label!r}.", 422)
     try:
@@ -173,14 +191,14 @@ def prediction_feedback(prediction_id: str):
             "A teacher or operator has already said what this prediction should be.",
             409,
         ) from None
-    return jsonify(feedback_json(prediction, feedback, teach(prediction, feedback)))
+    return feedback_json(prediction, feedback, teach(prediction, feedback))
 
 
 @bp.get("/models/<name>/confusion.png")
 def confusion_picture(name: str):
     model = runtime().registry.get(name)
     matrix = q.confusion(_store(), name, model.labels)
-    png = confusion_png(matrix, title=f"{name}: {matrix.total} judged predictions")
+    png = render_confusion_chart(matrix, title=f"{name}: {matrix.total} judged predictions")
     response = Response(png, mimetype="image/png")
     response.headers["Cache-Control"] = "no-cache"
     return response

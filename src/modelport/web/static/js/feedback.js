@@ -191,7 +191,7 @@
   // data-feedback-for="<prediction id>", data-model and data-predicted is replaced by the
   // widget when clicked (the history page does this for rows nobody has judged yet).
   document.addEventListener("click", (event) => {
-    const button = event.target.closest("[data-feedback-for]");
+    const button = event.target.closest("button[data-feedback-for]");
     if (!button) return;
     const widget = mount(button.parentElement, {
       predictionId: button.dataset.feedbackFor,
@@ -200,6 +200,23 @@
     });
     widget.querySelector("button").focus();
   });
+
+  // The history page's Right / Wrong forms work without script (they post, and the page
+  // comes back); with it, each becomes that button and is answered in place.
+  function giveFeedbackButton(forms) {
+    return el("button", {
+      type: "button",
+      class: "btn btn-link btn-sm p-0",
+      "data-feedback-for": forms.dataset.feedbackFor,
+      "data-model": forms.dataset.model,
+      "data-predicted": forms.dataset.predicted,
+      text: "Give feedback",
+    });
+  }
+
+  for (const forms of document.querySelectorAll(".history-feedback-forms[data-feedback-for]")) {
+    forms.replaceWith(giveFeedbackButton(forms));
+  }
 
   window.modelportFeedback = { mount: mount };
 })();
