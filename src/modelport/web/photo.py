@@ -3,15 +3,17 @@
 ``/photo`` works with JavaScript off: the form POSTs the file and the answer is the same
 page with the photo and the top classes filled in. With JavaScript on, ``photo.js``
 sends the file to the JSON API instead and fills in the same markup, so both paths show
-exactly the same thing.
+exactly the same thing. The example photos under the form post their name without
+JavaScript; with it, each is sent as the file itself.
 """
 
 from __future__ import annotations
 
 import base64
-from pathlib import PurePath
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from modelport.inputs import InputError
@@ -31,6 +33,24 @@ TOP_K = 5
 SHOWN_SIZE = (640, 640)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".gif", ".bmp", ".dib"}
 ACCEPT = "image/png,image/jpeg,image/webp,image/gif,image/bmp," + ",".join(sorted(IMAGE_SUFFIXES))
+EXAMPLES_FOLDER = "examples/photos"  # under static/; made by scripts/make_example_photos.py
+
+
+@dataclass(frozen=True)
+class ExamplePhoto:
+    file: str
+    title: str
+    label: str  # the ImageNet class it shows: offered only to models that have this class
+    credit: str = ""  # who to name (CC BY); the CC0 photos need nobody named
+
+
+EXAMPLE_PHOTOS = (
+    ExamplePhoto("cat.jpg", "a cat", "Egyptian cat"),
+    ExamplePhoto("coffee.jpg", "a cup of coffee", "espresso"),
+    ExamplePhoto("palace.jpg", "a Chinese palace", "palace", "danielbuechele, CC BY 2.0"),
+    ExamplePhoto("daisy.jpg", "a daisy", "daisy", "vultilion, CC BY 2.0"),
+    ExamplePhoto("tripod.jpg", "a photographer with a camera on a tripod", "tripod"),
+)
 
 
 def _photo_model() -> Model:
@@ -71,15 +91,35 @@ def photo_upload():
     return _render(**answer)
 
 
+@bp.app_template_global("example_photos")
+def example_photos(model: Model | None) -> list[ExamplePhoto]:
+    """The example photos worth offering to ``model``: those whose class it knows (all of
+    them for an ImageNet model, none for a photo model of other classes)."""
+    known = set(model.labels) if model is not None else set()
+    return [example for example in EXAMPLE_PHOTOS if example.label in known]
+
+
+def example_photo_bytes(name: str) -> bytes:
+    """The example photo ``name`` (one of ``EXAMPLE_PHOTOS``, never any other file)."""
+    if name not in {example.file for example in EXAMPLE_PHOTOS}:
+        raise InputError("unknown_example", f"There is no example photo named {name!r}.", 400)
+    return (Path(current_app.static_folder) / EXAMPLES_FOLDER / name).read_bytes()
+
+
 def classify_upload(model: Model, top_k: int = TOP_K) -> dict:
-    """The form's ``file`` classified by ``model``: what a page shows of the answer (the
-    result, its bars, the photo small and its name). Raises ``InputError`` for a bad file
-    and ``RequestEntityTooLarge`` for one over the limit."""
+    """The form's ``file`` (or the example photo the form names) classified by ``model``:
+    what a page shows of the answer (the result, its bars, the photo small and its name).
+    Raises ``InputError`` for a bad file and ``RequestEntityTooLarge`` for one over the
+    limit."""
     upload = request.files.get("file")
     data = upload.read() if upload is not None else b""
-    if not data and not (upload and upload.filename):
+    filename = (upload.filename or "") if upload is not None else ""
+    if not data and not filename and request.form.get("example"):
+        filename = request.form["example"]
+        data = example_photo_bytes(filename)
+    if not data and not filename:
         raise InputError("missing_file", "Choose a photo first.", 400)
-    check_hint(upload.filename or "", data)
+    check_hint(filename, data)
     rt = runtime()
     result = predict_bytes(
         model, data, rt.limits, top_k=top_k, recorder=rt.recorder, owner=visitor_owner()
@@ -90,7 +130,7 @@ def classify_upload(model: Model, top_k: int = TOP_K) -> dict:
         "bars": bars_of(result),
         "photo_uri": "data:image/jpeg;base64,"
         + base64.b64encode(thumbnail_jpeg(shown, SHOWN_SIZE)).decode(),
-        "filename": uploaded_filename(),
+        "filename": PurePath(filename).name,
     }
 
 

@@ -7,6 +7,8 @@
 //                          data-feature="number" or "category", sent as JSON {"inputs": {...}};
 //   data-endpoint          the model's predict URL; data-model its name;
 //   data-labels            its classes for the feedback widget (fetched when left out).
+// Example photos (buttons .example-photo, data-src their file) are sent as an upload would be.
+// On a phone the columns stack, so the answer (or the error) is scrolled into view.
 (() => {
   "use strict";
   const form = document.querySelector("form[data-predict]");
@@ -22,6 +24,8 @@
       .map((id) => [id, document.getElementById(id)])
   );
   const HIGHLIGHT = ["border-primary", "bg-primary-subtle"];
+  const STACKED = window.matchMedia("(max-width: 767.98px)"); // Bootstrap's md columns stack
+  const REDUCED_MOTION = window.matchMedia("(prefers-reduced-motion: reduce)");
   let previewUrl = null;
   let inflight = null;
   let current = null; // the file being classified
@@ -29,6 +33,13 @@
 
   function show(id, visible) {
     els[id].classList.toggle("d-none", !visible);
+  }
+
+  // Side by side the answer is beside the form; stacked, it is below it, out of sight.
+  function revealAnswer() {
+    if (!STACKED.matches) return;
+    const card = els.result.closest(".card") || els.result;
+    card.scrollIntoView({ behavior: REDUCED_MOTION.matches ? "auto" : "smooth", block: "start" });
   }
 
   function showError(message) {
@@ -43,6 +54,7 @@
       answered = null;
       show("submit", true);
     }
+    revealAnswer();
   }
 
   function showPreview(file) {
@@ -94,6 +106,7 @@
     show("busy", false);
     show("error", false);
     show("result", true);
+    revealAnswer();
   }
 
   function mountFeedback(predictionId, model, predicted) {
@@ -227,6 +240,25 @@
   input.addEventListener("change", () => {
     if (input.files.length) classify(input.files[0]);
   });
+
+  // An example is fetched and sent as the file itself (without JavaScript it posts its name).
+  async function tryExample(button) {
+    try {
+      const response = await fetch(button.dataset.src);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const blob = await response.blob();
+      useFile(new File([blob], button.value, { type: blob.type || "image/jpeg" }));
+    } catch (_) {
+      showError("The example photo could not be loaded. Please try again.");
+    }
+  }
+  for (const button of form.querySelectorAll(".example-photo")) {
+    button.addEventListener("click", (event) => {
+      event.preventDefault();
+      tryExample(button);
+    });
+  }
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     classify(input.files[0]);
