@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import data_uri, drawn_one
 
+from modelport.store import queries as q
+
 TEST_REQUEST = Path(__file__).parent / "data" / "test_request.json"
 
 
@@ -37,6 +39,21 @@ def test_classic_route_answers_json_when_asked(client, model):
     assert answer["id"]
     assert [p["label"] for p in answer["top"]][0] == "7"
     assert answer["preview"].startswith("data:image/png;base64,")
+
+
+def test_a_draft_is_answered_and_not_stored(app, client):
+    body = json.loads(TEST_REQUEST.read_text())
+    headers = {"Accept": "application/json"}
+    recorder = app.extensions["modelport"].recorder
+    recorder.flush()
+    stored = q.count_predictions(app.extensions["modelport_store"])
+    draft = client.post("/api/predict", json=body | {"draft": True}, headers=headers)
+    assert draft.status_code == 200
+    assert draft.get_json()["digit"] == 7 and draft.get_json()["id"] is None
+    final = client.post("/api/predict", json=body | {"draft": False}, headers=headers)
+    assert final.get_json()["id"]
+    recorder.flush()
+    assert q.count_predictions(app.extensions["modelport_store"]) == stored + 1
 
 
 def test_classic_route_uses_the_cnn_by_default(client):

@@ -19,6 +19,7 @@ from modelport.web import (
     api,
     auth,
     errors,
+    feedback_forms,
     health,
     history,
     limits,
@@ -96,5 +97,6 @@ def create_app(
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(review.bp)
+    app.register_blueprint(feedback_forms.bp)  # Right/Wrong as plain HTML forms
     health.warm(app)  # before the first request, so no caller pays for a cold model
     return app

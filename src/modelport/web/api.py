@@ -35,15 +35,18 @@ def _model(name: str | None, kind: str = "sketch") -> Model:
 @bp.post("/api/predict")
 @limited("predict")
 def classic_predict():
-    """The classic contract: JSON ``{"image": data URI}`` in, the digit as plain text out."""
+    """The classic contract: JSON ``{"image": data URI}`` in, the digit as plain text out.
+    ``"draft": true`` (a drawing still being drawn) is answered without being stored."""
     body = json_body(request)
     data = image_from_json(body)
     model = _model(body.get("model") if isinstance(body.get("model"), str) else None)
     rt = runtime()
-    result = predict_bytes(model, data, rt.limits, recorder=rt.recorder, owner=visitor_owner())
+    draft = body.get("draft") is True
+    recorder = None if draft else rt.recorder
+    result = predict_bytes(model, data, rt.limits, recorder=recorder, owner=visitor_owner())
     if not _prefers_json():
         return Response(result.best.label + "\n", mimetype="text/plain")
-    return jsonify(classic_json(result))
+    return jsonify(classic_json(result) | ({"id": None} if draft else {}))
 
 
 def classic_json(result: PredictionResult) -> dict:

@@ -88,7 +88,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     @app.errorhandler(NotAllowed)
     def on_not_allowed(exc: NotAllowed):
         if exc.code == 401 and not wants_json():
-            return redirect(url_for("auth.login", next=_local_path(request.full_path)))
+            return redirect(url_for("auth.login", next=local_path(request.full_path)))
         response = error_response(exc.error, exc.detail, exc.code)
         if exc.code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="modelport"'
@@ -140,8 +140,11 @@ def visitor_owner() -> str | None:
     anonymous id, kept in their session cookie."""
     caller = current_caller()
     if caller.owner is None and caller.role == VISITOR:
-        session[VISITOR_KEY] = secrets.token_urlsafe(12)
-        session.permanent = True
+        # The session's id when there is one: a page refused before its caller was known
+        # (a failed CSRF check) must not hand its visitor a new id and lose their history.
+        if not session.get(VISITOR_KEY):
+            session[VISITOR_KEY] = secrets.token_urlsafe(12)
+            session.permanent = True
         g.caller = caller = replace(caller, owner=session[VISITOR_KEY])
     return caller.owner
 
@@ -168,7 +171,7 @@ def _a(role: str) -> str:
     return f"an {role}" if role[0] in "aeiou" else f"a {role}"
 
 
-def _local_path(target: str | None) -> str | None:
+def local_path(target: str | None) -> str | None:
     """``target`` if it is a path on this site (so ``next`` cannot send people away)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
@@ -178,7 +181,7 @@ def _local_path(target: str | None) -> str | None:
 @bp.route("/auth/login", methods=["GET", "POST"])
 @limited("login", methods=("POST",))
 def login():
-    target = _local_path(request.values.get("next")) or url_for("pages.index")
+    target = local_path(request.values.get("next")) or url_for("pages.index")
     if request.method == "GET":
         return render_template("login.html", next=target, name="")
     name = request.form.get("name", "").strip()

@@ -93,7 +93,7 @@ class RowsAnswer(BaseModel):
 
 
 class ClassicAnswer(BaseModel):
-    id: str
+    id: str | None = Field(description="The stored prediction's id; null for a draft.")
     digit: int | str = Field(description="The best label (a number for a digit).")
     probabilities: list[float]
     top: list[Score]
@@ -129,6 +129,11 @@ class ImageRequest(_Open):
 class ClassicRequest(_Open):
     image: str = Field(description="The drawing as a data URI: data:image/png;base64,...")
     model: str | None = Field(None, description="A sketch model; the default one if left out.")
+    draft: bool = Field(
+        False,
+        description="A drawing still being drawn (the page's live answers): answered, "
+        "not stored, so it has no id and takes no feedback.",
+    )
 
 
 class RowsRequest(_Open):
