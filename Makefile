@@ -47,6 +47,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 system-packages:
 	@command -v chromium >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		&& command -v wrk >/dev/null 2>&1 && ls /usr/share/fonts/truetype/dejavu >/dev/null 2>&1 \
+		&& { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 \
+		&& command -v systemd-analyze >/dev/null 2>&1 \
 		|| scripts/install-system-packages.sh
 
 clean:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: Chromium for the browser tests, PostgreSQL for the store
-# tests; wrk drives the load benchmarks (benchmarks/).
+# tests; wrk drives the load benchmarks (benchmarks/); nginx and systemd check the deployment
+# files (nginx -t, systemd-analyze verify).
 set -euo pipefail
-packages=(chromium postgresql fonts-dejavu-core wrk)
+packages=(chromium postgresql fonts-dejavu-core wrk nginx systemd)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
