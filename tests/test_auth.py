@@ -220,7 +220,7 @@ def test_the_migration_keeps_feedback_given_before_it_as_suggestions(database_ur
                 {"id": prediction_id, "said": said, "right": said == label, "at": now},
             )
     old.upgrade()
-    assert current_revision(old) == "0003"
+    assert current_revision(old) == "0004"
     from modelport.store import queries as q
 
     corrected = q.get_prediction(old, "a" * 20)

@@ -216,7 +216,7 @@ def test_model_card_shows_accuracies_and_the_confusion_matrix(app, client):
 def test_db_upgrade_and_history_purge_commands(app, client, cli_runner, tmp_path):
     env = {"MODELPORT_INSTANCE_PATH": str(app.instance_path)}
     result = cli_runner.invoke(main, ["db", "upgrade"], env=env)
-    assert result.exit_code == 0 and "0003" in result.output
+    assert result.exit_code == 0 and "0004" in result.output
     kept, gone = predict(client), predict(client)
     flush(app)
     client.post(f"/api/v1/predictions/{kept['id']}/feedback", json={"label": "8"})

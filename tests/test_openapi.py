@@ -36,7 +36,8 @@ def test_every_api_route_is_in_the_document(app, spec):
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             operation = operations.get(method.lower())
             assert operation is not None, f"{method} {rule.rule}"
-            assert "200" in operation["responses"] or rule.endpoint == "v2.no_such_route"
+            succeeds = any(code.startswith("2") for code in operation["responses"])
+            assert succeeds or rule.endpoint == "v2.no_such_route", f"{method} {rule.rule}"
             assert any(code.startswith("4") for code in operation["responses"]), rule.rule
 
 

@@ -114,9 +114,9 @@ def test_purge_keeps_predictions_with_feedback_unless_asked(store):
 
 
 def test_migrations_are_at_head_and_safe_to_repeat(store):
-    assert current_revision(store) == "0003"
+    assert current_revision(store) == "0004"
     store.upgrade()
-    assert current_revision(store) == "0003"
+    assert current_revision(store) == "0004"
 
 
 def test_workers_starting_together_migrate_once(database_url):
@@ -128,4 +128,4 @@ def test_workers_starting_together_migrate_once(database_url):
     ]
     errors = [process.communicate(timeout=120)[1].decode() for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0, 0], errors
-    assert current_revision(Store(database_url)) == "0003"
+    assert current_revision(Store(database_url)) == "0004"

@@ -15,6 +15,7 @@ from modelport.service import Recorder
 from modelport.store import SqlRecorder, Store
 from modelport.store.corrections_feed import CorrectionsFeed
 from modelport.store.retention import Retention
+from modelport.store.taught_feed import TaughtModels
 from modelport.web import (
     api,
     auth,
@@ -30,6 +31,7 @@ from modelport.web import (
     photo,
     review,
     security,
+    teach_api,
     v2,
 )
 from modelport.web.runtime import Runtime
@@ -75,7 +77,9 @@ def create_app(
             retention=Retention(settings.history_max_days, settings.history_max_rows),
         )
     rt = Runtime(settings=settings, registry=registry, recorder=recorder)
-    rt.learning = CorrectionsFeed(database, registry.models, rt.limits)
+    rt.learning = CorrectionsFeed(
+        database, registry.models, rt.limits, taught=TaughtModels(database, registry)
+    )
     rt.learning.try_sync()  # what the models learned, before the worker says it is ready
     app.extensions["modelport"] = rt
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
@@ -98,5 +102,6 @@ def create_app(
         app.register_blueprint(blueprint)
     app.register_blueprint(review.bp)
     app.register_blueprint(feedback_forms.bp)  # Right/Wrong as plain HTML forms
+    app.register_blueprint(teach_api.bp)  # classifiers taught from examples
     health.warm(app)  # before the first request, so no caller pays for a cold model
     return app

@@ -13,6 +13,7 @@ from pathlib import Path
 
 PREFIX = "MODELPORT_"
 LEARN_FROM = ("trusted", "everyone", "nobody")
+TEACHING = ("staff", "everyone")
 RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 SHORT_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 
@@ -85,6 +86,9 @@ class Settings:
     # loopback that may read /metrics. How many proxies in front set X-Forwarded-For (so
     # that clients are told apart by their own address; 0 when clients connect directly).
     learn_from: str = "trusted"
+    # Who may teach a classifier at /teach: teachers and operators ("staff"), or, for a
+    # classroom, "everyone".
+    teaching: str = "staff"
     public_history: bool = False
     metrics_allow: tuple[str, ...] = ()
     trusted_proxies: int = 0
@@ -123,6 +127,10 @@ def _convert(name: str, raw: str) -> object:
             return _parse_list(raw)
         if name == "metrics_allow":
             return tuple(str(ip_network(net, strict=False)) for net in _parse_list(raw))
+        if name == "teaching":
+            if raw.strip().lower() not in TEACHING:
+                raise ValueError(f"must be one of {', '.join(TEACHING)}, not {raw!r}")
+            return raw.strip().lower()
         if name == "learn_from":
             if raw.strip().lower() not in LEARN_FROM:
                 raise ValueError(f"must be one of {', '.join(LEARN_FROM)}, not {raw!r}")

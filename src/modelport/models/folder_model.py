@@ -29,7 +29,8 @@ class FolderModel(Model):
     def __init__(self, folder: ModelFolder, threads: int = 1, artifact: Path | None = None):
         settings = folder.settings
         self.folder = folder
-        self.runner: Runner = open_runner(artifact or folder.artifact, settings, threads)
+        self.artifact = artifact or folder.artifact
+        self.runner: Runner = open_runner(self.artifact, settings, threads)
         labels = read_labels(folder, self.runner)
         metrics = read_metrics(folder)
         # A built-in retrained here is known by the version its training wrote.

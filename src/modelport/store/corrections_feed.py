@@ -1,4 +1,5 @@
-"""Keeps the models that learn on the spot (``use_learned``) in step with the database.
+"""Keeps the models that learn on the spot (``use_learned``), and the taught models
+(``taught_feed``), in step with the database.
 
 Every worker of every replica answers from what the database says a model learned: it
 catches up before it is ready, right after a correction it took itself, and from a
@@ -21,6 +22,7 @@ from modelport.inputs.decode import Limits, open_image
 from modelport.models.base import Model
 from modelport.store import learned
 from modelport.store.db import Store
+from modelport.store.taught_feed import TaughtModels
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,15 @@ class CorrectionsFeed:
         models: Mapping[str, Model],
         limits: Limits,
         poll_seconds: float = POLL_SECONDS,
+        taught: TaughtModels | None = None,
     ) -> None:
         self.store = store
+        self.taught = taught
         self.limits = limits
         self.poll_seconds = poll_seconds
         unwrapped = {name: getattr(m, "inner", m) for name, m in models.items()}  # batching
         self.learners = {name: m for name, m in unwrapped.items() if learns_on_the_spot(m)}
-        self.synced = not self.learners
+        self.synced = not self.learners and taught is None
         self._revisions: dict[str, int] = {}
         self._prepared: dict[str, dict[str, np.ndarray | None]] = {}
         self._lock = threading.Lock()
@@ -65,10 +69,12 @@ class CorrectionsFeed:
 
     def sync(self) -> None:
         """Catch up with every change the database has (raises if it cannot be read)."""
-        if not self.learners:
+        if not self.learners and self.taught is None:
             return
         with self._lock:
             current = learned.revisions(self.store)  # read first: a later change is seen next
+            if self.taught is not None:
+                self.taught.sync(current)
             for name in self.learners:
                 revision = current.get(name, 0)
                 if not self.synced or self._revisions.get(name) != revision:
@@ -98,7 +104,7 @@ class CorrectionsFeed:
 
     def start(self) -> None:
         """Follow the database from a background thread (in the serving worker)."""
-        if not self.learners or self._thread is not None:
+        if (not self.learners and self.taught is None) or self._thread is not None:
             return
         self._thread = threading.Thread(
             target=self._follow, name=f"corrections-feed-{os.getpid()}", daemon=True

@@ -1,7 +1,8 @@
 """Predictions as they were made and the feedback people gave on them (migration 0001);
 who made and gave them, the people and tokens that sign in, and the rate-limit counters
 (migration 0002); what models learned from corrections, with a revision per model that
-replicas watch (migration 0003). A change here needs a new migration.
+replicas watch (migration 0003); taught models and their examples (migration 0004). A change
+here needs a new migration.
 """
 
 from __future__ import annotations
@@ -108,6 +109,47 @@ class LearningRevisionRow(Base):
 
     model: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger)
+
+
+class TaughtModelRow(Base):
+    """A classifier taught from examples on top of a photo model's embedding; served once
+    ``trained`` (its head is fitted from the examples by every worker that serves it)."""
+
+    __tablename__ = "taught_models"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    base: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(String(OWNER_LENGTH), nullable=True)
+    trained: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Leave-one-out accuracy and confusion counts when last trained (JSON), for its card.
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    examples: Mapped[list[TaughtExampleRow]] = relationship(
+        back_populates="model", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TaughtExampleRow(Base):
+    """One example of a class: its thumbnail (JPEG) and its embedding (float32 bytes)."""
+
+    __tablename__ = "taught_examples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(
+        String(NAME_LENGTH), ForeignKey("taught_models.name", ondelete="CASCADE")
+    )
+    label: Mapped[str] = mapped_column(String(LABEL_LENGTH))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    source: Mapped[str] = mapped_column(String(16))
+    prediction_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(String(OWNER_LENGTH), nullable=True)
+
+    model: Mapped[TaughtModelRow] = relationship(back_populates="examples")
+
+    __table_args__ = (Index("ix_taught_examples_model_label", "model_name", "label"),)
 
 
 class UserRow(Base):

@@ -296,8 +296,10 @@ def ref(model: type[BaseModel] | str) -> dict[str, str]:
 
 
 def component_schemas() -> dict[str, dict[str, Any]]:
+    from modelport.web import openapi_teach  # it builds on this module's helpers
+
     _, top = models_json_schema(
-        [(model, "validation") for model in SCHEMAS],
+        [(model, "validation") for model in (*SCHEMAS, *openapi_teach.SCHEMAS)],
         ref_template="#/components/schemas/{model}",
     )
     return top["$defs"]
@@ -311,7 +313,7 @@ ERROR_WORDS = {
     403: "Not allowed for this caller, or a cross-site write.",
     404: "No such model, prediction or route.",
     405: "This path takes another method.",
-    409: "Already judged by a teacher or an operator.",
+    409: "In conflict: already judged, a name taken, or a model not trained yet.",
     413: "The body is over the upload limit.",
     415: "The body's content type is not one this route takes.",
     422: "The input is well formed but not usable (e.g. not a picture, an unknown label).",
@@ -787,7 +789,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
     )
     for name, schema in component_schemas().items():
         spec.components.schema(name, schema)
-    by_endpoint = operations(models)
+    from modelport.web import openapi_teach
+
+    by_endpoint = operations(models) | openapi_teach.operations()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not documented(rule.rule):
             continue

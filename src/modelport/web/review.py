@@ -23,7 +23,9 @@ from flask import (
     url_for,
 )
 
+from modelport import teaching
 from modelport.inputs import InputError
+from modelport.models.taught import TaughtModel
 from modelport.store import Store, learned
 from modelport.store import queries as q
 from modelport.store.people import OPERATOR
@@ -58,19 +60,37 @@ def teach(prediction: PredictionRow, feedback: FeedbackRow) -> bool:
     the model cannot learn from it.
     """
     feed = runtime().learning
-    if (
-        feed is None
-        or not feed.learns(prediction.model)
-        or not may_learn(feedback)
-        or feedback.learned_label == feedback.label
-    ):
+    if feed is None or not may_learn(feedback) or feedback.learned_label == feedback.label:
         return False
-    drawing = q.input_image(_store(), prediction.id)
-    if drawing is None or feed.prepare(prediction.model, drawing[0]) is None:
+    stored = q.input_image(_store(), prediction.id)
+    if stored is None:
+        return False
+    if isinstance(runtime().registry.models.get(prediction.model), TaughtModel):
+        if not _add_as_example(prediction, feedback, stored[0]):
+            return False
+    elif not feed.learns(prediction.model) or feed.prepare(prediction.model, stored[0]) is None:
         return False
     learned.mark_learned(_store(), prediction.id, feedback.label)
     feed.try_sync()
     return True
+
+
+def _add_as_example(prediction: PredictionRow, feedback: FeedbackRow, picture: bytes) -> bool:
+    """A taught model's corrected answer: the picture joins the right class's examples."""
+    try:
+        return teaching.learn_correction(
+            _store(),
+            runtime().registry,
+            prediction.model,
+            picture,
+            feedback.label,
+            runtime().limits,
+            prediction.id,
+            feedback.given_by,
+        )
+    except InputError as exc:  # the stored picture cannot be read, or the model is full
+        log.warning("%s could not learn from %s: %s", prediction.model, prediction.id, exc)
+        return False
 
 
 def feedback_json(prediction: PredictionRow, feedback: FeedbackRow, learned: bool) -> dict:
