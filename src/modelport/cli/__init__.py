@@ -10,6 +10,7 @@ from modelport.cli.db import db_command, history_command
 from modelport.cli.models import models_command, predict_command
 from modelport.cli.people import tokens_command, users_command
 from modelport.cli.serve import serve_command
+from modelport.cli.teach import teach_command
 from modelport.cli.train import eval_command, train_command
 
 
@@ -30,3 +31,4 @@ main.add_command(db_command)
 main.add_command(history_command)
 main.add_command(users_command)
 main.add_command(tokens_command)
+main.add_command(teach_command)
