@@ -89,6 +89,8 @@ def start(models: str, store: Path, args: list[str], env: dict[str, str] | None 
             "MODELPORT_INSTANCE_PATH": str(folder),
             "MODELPORT_MODEL_STORE": str(store),
             "MODELPORT_MODELS": models,
+            # One load generator is one client: the per-client limit would refuse it.
+            "MODELPORT_RATE_LIMIT_PREDICT": "off",
         }
         | (env or {})
     )
