@@ -17,8 +17,9 @@ import onnxruntime as ort
 import pytest
 import skimage.data
 from conftest import AuthActions, make_app
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image
 from sklearn.datasets import load_sample_image
+from teach_pictures import jpeg, variant
 
 from modelport.inputs.decode import Limits
 from modelport.models.registry import load_one
@@ -30,25 +31,6 @@ CLASSES = {
 }
 EXAMPLES_PER_CLASS = 8
 TRIALS_PER_CLASS = 10
-
-
-def variant(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Another look at the same thing: a crop, maybe mirrored, other colours and light."""
-    width, height = photo.size
-    share = rng.uniform(0.55, 0.9)
-    w, h = int(width * share), int(height * share)
-    x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
-    look = photo.crop((x, y, x + w, y + h))
-    if rng.random() < 0.5:
-        look = ImageOps.mirror(look)
-    look = ImageEnhance.Color(look).enhance(rng.uniform(0.6, 1.4))
-    return ImageEnhance.Brightness(look).enhance(rng.uniform(0.75, 1.25))
-
-
-def jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def pictures(seed: int, per_class: int) -> dict[str, list[bytes]]:
@@ -127,6 +109,9 @@ def test_three_classes_from_eight_examples_each_answer_thirty_new_crops(teach_ap
     assert total == 30 and accuracy >= 0.9
     card = client.get(f"/models/{things}")
     assert card.status_code == 200 and "leave-one-out" in card.text
+    assert "What it was taught" in card.text and card.text.count('class="taught-thumb') == 24
+    thumbnail = client.get(described["example_list"][0]["thumbnail"])
+    assert thumbnail.status_code == 200 and thumbnail.mimetype == "image/jpeg"
 
 
 def test_the_exported_onnx_answers_as_the_served_model_and_add_takes_it_back(

@@ -18,8 +18,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from modelport.inputs import InputError
 from modelport.inputs.adapters import form_row
 from modelport.models.base import Model
+from modelport.models.taught import TaughtModel
 from modelport.service import predict_rows
 from modelport.store import queries as q
+from modelport.store import taught as taught_store
 from modelport.web.auth import visitor_owner
 from modelport.web.limits import limited
 from modelport.web.photo import ACCEPT, bars_of, classify_upload, too_large_message
@@ -151,9 +153,22 @@ def _render(model: Model, status: int = 200, **answer: Any) -> tuple[str, int]:
         example=json.dumps({"inputs": example_row(model)}),
         python_row=repr(example_row(model)),
         answer_class="display-1" if max(map(len, model.labels)) <= 2 else "display-6",
+        taught_examples=taught_examples(store, model),
         **answer,
     )
     return page, status
+
+
+def taught_examples(store, model: Model) -> dict[str, list[dict]]:
+    """A taught model's examples by class, for its card (nothing for other models)."""
+    if not isinstance(model, TaughtModel):
+        return {}
+    taught = taught_store.get(store, model.name)
+    by_class: dict[str, list[dict]] = {}
+    for example in taught.examples if taught else []:
+        thumbnail = url_for("teach_api.example_thumbnail", name=model.name, example_id=example.id)
+        by_class.setdefault(example.label, []).append({"id": example.id, "thumbnail": thumbnail})
+    return by_class
 
 
 def _posted_values() -> dict[str, str]:
