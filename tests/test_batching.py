@@ -146,3 +146,22 @@ def test_the_app_wraps_the_models_named_in_its_settings(tmp_path, model_store):
     response = app.test_client().post("/api/predict", json={"image": data_uri(drawn_one())})
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "1\n"
+
+
+def test_a_batched_photo_model_decodes_as_the_model_itself(model_store):
+    """Its EXIF turn applied: a phone's portrait photo stored sideways is seen upright."""
+    import io
+
+    import skimage.data
+
+    from modelport.inputs.decode import Limits
+
+    model = load_one(model_store, "efficientnet-lite0")
+    batched = BatchingModel(model, BatchPolicy(4, 2.0))
+    upright = Image.fromarray(skimage.data.chelsea())  # 451 x 300
+    exif = Image.Exif()
+    exif[0x0112] = 8  # Orientation: turn 90 degrees counter-clockwise to display
+    buffer = io.BytesIO()
+    upright.rotate(-90, expand=True).save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    seen = batched.decode(buffer.getvalue(), Limits())
+    assert seen.size == model.decode(buffer.getvalue(), Limits()).size == upright.size

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from modelport import telemetry
+from modelport.inputs.decode import Limits
 from modelport.models.base import Model
 
 
@@ -91,6 +92,9 @@ class BatchingModel(Model):
         self._batch_size = telemetry.BATCH_SIZE.labels(model.name)
         self._queue_depth = telemetry.QUEUE_DEPTH.labels(model.name)
         self._inference = telemetry.INFERENCE_LATENCY.labels(model.name)
+
+    def decode(self, data: bytes, limits: Limits) -> Image.Image:
+        return self.inner.decode(data, limits)  # a photo's EXIF turn and JPEG draft, too
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return self.inner.prepare(image)
