@@ -11,7 +11,6 @@ colour changes), as in tests/test_teach.py. Everything runs on 127.0.0.1 and sto
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
@@ -21,13 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import skimage.data
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image
 from sklearn.datasets import load_sample_image
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).parent))
 import serving  # noqa: E402
 from load_photo import photo_jpeg  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from teach_pictures import jpeg, variant  # noqa: E402
 
 from modelport.inputs.decode import Limits  # noqa: E402
 from modelport.models.registry import load_one  # noqa: E402
@@ -40,24 +42,6 @@ PHOTOS = {
     "palace": lambda: Image.fromarray(load_sample_image("china.jpg")),
     "rocket": lambda: Image.fromarray(skimage.data.rocket()),
 }
-
-
-def variant(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
-    width, height = photo.size
-    share = rng.uniform(0.45, 0.9)
-    w, h = int(width * share), int(height * share)
-    x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
-    look = photo.crop((x, y, x + w, y + h))
-    if rng.random() < 0.5:
-        look = ImageOps.mirror(look)
-    look = ImageEnhance.Color(look).enhance(rng.uniform(0.6, 1.4))
-    return ImageEnhance.Brightness(look).enhance(rng.uniform(0.75, 1.25))
-
-
-def jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def examples(base, per_class: int, seed: int) -> tuple[np.ndarray, list[str], float]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from importlib.resources import files
 
 import pytest
-from conftest import cli
-from photo_samples import chelsea_jpeg
+from conftest import bearer, cli, cli_token
+from photo_samples import chelsea_jpeg, coffee_jpeg
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +66,7 @@ def check(page, name: str, exclude: list[str] = ()) -> None:
         "/models/digits",
         "/models/efficientnet-lite0",
         "/auth/login",
+        "/teach",
         "/docs",
         "/no-such-page",
     ],
@@ -118,6 +119,25 @@ def test_photo_page_with_an_answer_and_the_feedback_widget(axe_page, live_server
     axe_page.get_by_role("button", name="Wrong? It is: …").click()
     axe_page.get_by_label("The right class").wait_for()
     check(axe_page, "/photo (correcting)")
+
+
+def test_a_taught_models_editor_as_a_visitor_sees_it(axe_page, live_server):
+    url = live_server.url + "/api/v1/taught"
+    headers = bearer(cli_token(live_server.instance_path, "teacher"))
+    assert axe_page.request.post(url, data={"name": "a11y-taught"}, headers=headers).ok
+    for label, photo in (("cat", chelsea_jpeg()), ("coffee", coffee_jpeg())):
+        for number in (1, 2):
+            picture = {"name": f"{label}-{number}.jpg", "mimeType": "image/jpeg", "buffer": photo}
+            added = axe_page.request.post(
+                f"{url}/a11y-taught/examples",
+                multipart={"label": label, "file": picture},
+                headers=headers,
+            )
+            assert added.status == 201, added.text()
+    assert axe_page.request.post(f"{url}/a11y-taught/train", headers=headers).ok
+    axe_page.goto(live_server.url + "/teach/a11y-taught")
+    axe_page.locator("#confusion tbody tr").nth(1).wait_for()
+    check(axe_page, "/teach/a11y-taught")
 
 
 def test_review_page_signed_in_as_operator(axe_page, live_server):

@@ -32,6 +32,7 @@ from modelport.web import (
     review,
     security,
     teach_api,
+    teach_pages,
     v2,
 )
 from modelport.web.runtime import Runtime
@@ -103,5 +104,6 @@ def create_app(
     app.register_blueprint(review.bp)
     app.register_blueprint(feedback_forms.bp)  # Right/Wrong as plain HTML forms
     app.register_blueprint(teach_api.bp)  # classifiers taught from examples
+    app.register_blueprint(teach_pages.bp)  # /teach: the pages that teach them
     health.warm(app)  # before the first request, so no caller pays for a cold model
     return app

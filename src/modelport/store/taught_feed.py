@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from modelport.models.base import Model
+from modelport.models.batching import BatchingModel
 from modelport.models.registry import Registry
 from modelport.models.taught import MIN_CLASSES, TaughtModel, classes_of
 from modelport.store import taught as taught_store
@@ -23,6 +24,13 @@ def embedding_model(registry: Registry, name: str) -> Model | None:
     model = registry.models.get(name)
     model = getattr(model, "inner", model)
     return model if model is not None and getattr(model, "embeds", False) else None
+
+
+def taught_model(registry: Registry, name: str) -> TaughtModel | None:
+    """The taught model served as ``name`` (under its batching wrapper), if there is one."""
+    model = registry.models.get(name)
+    model = getattr(model, "inner", model)
+    return model if isinstance(model, TaughtModel) else None
 
 
 class TaughtModels:
@@ -41,7 +49,7 @@ class TaughtModels:
     def _rebuild(self, name: str, revision: int) -> None:
         taught = taught_store.get(self.store, name)
         current = self.registry.models.get(name)
-        if current is not None and not isinstance(current, TaughtModel):
+        if current is not None and taught_model(self.registry, name) is None:
             log.warning("taught model %s is not served: a model folder has that name", name)
             return
         servable = (
@@ -53,7 +61,7 @@ class TaughtModels:
                 del self.registry.models[name]
                 log.info("taught model %s is no longer served", name)
             return
-        self.registry.models[name] = TaughtModel(
+        model = TaughtModel(
             name,
             base,
             taught.embeddings(),
@@ -61,6 +69,10 @@ class TaughtModels:
             version=f"taught.{revision}",
             metrics=card_metrics(taught),
         )
+        # Batched as its base model is: concurrent photos share one run of the CNN.
+        policy = self.registry.policies.get(taught.base)
+        enabled = policy is not None and policy.enabled
+        self.registry.models[name] = BatchingModel(model, policy) if enabled else model
         log.info("serving taught model %s (%d examples)", name, len(taught.examples))
 
 

@@ -18,10 +18,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from modelport.inputs import InputError
 from modelport.inputs.adapters import form_row
 from modelport.models.base import Model
-from modelport.models.taught import TaughtModel
 from modelport.service import predict_rows
 from modelport.store import queries as q
 from modelport.store import taught as taught_store
+from modelport.store.taught_feed import taught_model
 from modelport.web.auth import visitor_owner
 from modelport.web.limits import limited
 from modelport.web.photo import ACCEPT, bars_of, classify_upload, too_large_message
@@ -161,7 +161,7 @@ def _render(model: Model, status: int = 200, **answer: Any) -> tuple[str, int]:
 
 def taught_examples(store, model: Model) -> dict[str, list[dict]]:
     """A taught model's examples by class, for its card (nothing for other models)."""
-    if not isinstance(model, TaughtModel):
+    if taught_model(runtime().registry, model.name) is None:
         return {}
     taught = taught_store.get(store, model.name)
     by_class: dict[str, list[dict]] = {}

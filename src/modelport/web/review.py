@@ -25,11 +25,11 @@ from flask import (
 
 from modelport import teaching
 from modelport.inputs import InputError
-from modelport.models.taught import TaughtModel
 from modelport.store import Store, learned
 from modelport.store import queries as q
 from modelport.store.people import OPERATOR
 from modelport.store.tables import TRUSTED_STATUSES, FeedbackRow, PredictionRow
+from modelport.store.taught_feed import taught_model
 from modelport.web.auth import current_caller, requires
 from modelport.web.runtime import runtime
 
@@ -65,7 +65,7 @@ def teach(prediction: PredictionRow, feedback: FeedbackRow) -> bool:
     stored = q.input_image(_store(), prediction.id)
     if stored is None:
         return False
-    if isinstance(runtime().registry.models.get(prediction.model), TaughtModel):
+    if taught_model(runtime().registry, prediction.model) is not None:
         if not _add_as_example(prediction, feedback, stored[0]):
             return False
     elif not feed.learns(prediction.model) or feed.prepare(prediction.model, stored[0]) is None:

@@ -16,6 +16,7 @@ from modelport.models.taught_export import onnx_bytes, settings_toml
 from modelport.store import taught as taught_store
 from modelport.store.db import Store
 from modelport.store.people import TEACHER
+from modelport.store.taught_feed import taught_model
 from modelport.web.auth import NotAllowed, current_caller
 from modelport.web.request_input import json_body
 from modelport.web.runtime import runtime
@@ -33,7 +34,7 @@ def may_teach() -> bool:
     return current_caller().at_least(TEACHER) or runtime().settings.teaching == "everyone"
 
 
-def _check_teacher() -> None:
+def check_teacher() -> None:
     if may_teach():
         return
     if current_caller().role == "visitor":
@@ -41,7 +42,7 @@ def _check_teacher() -> None:
     raise NotAllowed(403, "forbidden", "Teaching needs a teacher or an operator.")
 
 
-def _after_change() -> None:
+def serve_changes_now() -> None:
     """This worker serves the change at once; the others within their next poll."""
     learning = runtime().learning
     if learning is not None:
@@ -50,7 +51,7 @@ def _after_change() -> None:
 
 def summary(taught: taught_store.Taught) -> dict:
     evaluation = taught.evaluation or {}
-    served = isinstance(runtime().registry.models.get(taught.name), TaughtModel)
+    served = taught_model(runtime().registry, taught.name) is not None
     return {
         "name": taught.name,
         "base": taught.base,
@@ -91,12 +92,12 @@ def list_taught():
 
 @bp.post(PREFIX)
 def create_taught():
-    _check_teacher()
+    check_teacher()
     name = json_body(request).get("name")
     name = teaching.create(
         _store(), runtime().registry, name if isinstance(name, str) else "", current_caller().label
     )
-    _after_change()
+    serve_changes_now()
     return jsonify(detail(teaching.existing(_store(), name))), 201
 
 
@@ -107,10 +108,10 @@ def show_taught(name: str):
 
 @bp.delete(f"{PREFIX}/<name>")
 def delete_taught(name: str):
-    _check_teacher()
+    check_teacher()
     teaching.existing(_store(), name)
     taught_store.delete_model(_store(), name)
-    _after_change()
+    serve_changes_now()
     return "", 204
 
 
@@ -118,7 +119,7 @@ def delete_taught(name: str):
 def add_examples(name: str):
     """multipart/form-data: ``label`` and one or more ``file`` fields (``source``: upload
     or camera)."""
-    _check_teacher()
+    check_teacher()
     taught = teaching.existing(_store(), name)
     files = request.files.getlist("file")
     if not files:
@@ -139,7 +140,7 @@ def add_examples(name: str):
         base, pictures, request.form.get("label", ""), rt.limits, source, current_caller().label
     )
     ids = teaching.add_examples(_store(), rt.registry, taught.name, examples)
-    _after_change()
+    serve_changes_now()
     return jsonify(detail(teaching.existing(_store(), name)) | {"added": ids}), 201
 
 
@@ -155,34 +156,34 @@ def example_thumbnail(name: str, example_id: int):
 
 @bp.delete(f"{PREFIX}/<name>/examples/<int:example_id>")
 def delete_example(name: str, example_id: int):
-    _check_teacher()
+    check_teacher()
     if not taught_store.delete_example(_store(), name, example_id):
         raise InputError("unknown_example", f"{name} has no example {example_id}.", 404)
-    _after_change()
+    serve_changes_now()
     return "", 204
 
 
 @bp.delete(f"{PREFIX}/<name>/classes/<label>")
 def delete_class(name: str, label: str):
-    _check_teacher()
+    check_teacher()
     teaching.existing(_store(), name)
     if not taught_store.delete_class(_store(), name, label):
         raise InputError("unknown_class", f"{name} has no class {label!r}.", 404)
-    _after_change()
+    serve_changes_now()
     return "", 204
 
 
 @bp.post(f"{PREFIX}/<name>/train")
 def train_taught(name: str):
-    _check_teacher()
+    check_teacher()
     _evaluation, train_ms = teaching.train(_store(), name)
-    _after_change()
+    serve_changes_now()
     return jsonify(detail(teaching.existing(_store(), name)) | {"train_ms": round(train_ms, 2)})
 
 
 def _served(name: str) -> TaughtModel:
-    model = runtime().registry.models.get(name)
-    if not isinstance(model, TaughtModel):
+    model = taught_model(runtime().registry, name)
+    if model is None:
         teaching.existing(_store(), name)
         raise InputError("not_trained", f"{name} is not trained yet: train it first.", 409)
     return model

@@ -73,19 +73,7 @@
   }
 
   function barRow(label, percent, best) {
-    const row = els["bar-template"].content.firstElementChild.cloneNode(true);
-    row.classList.toggle("best", best);
-    const name = row.querySelector(".bar-label");
-    name.textContent = label;
-    name.classList.toggle("fw-semibold", best);
-    row.querySelector(".bar-percent").textContent = `${percent.toFixed(1)}%`;
-    const progress = row.querySelector(".progress");
-    progress.setAttribute("aria-label", label);
-    progress.setAttribute("aria-valuenow", percent.toFixed(1));
-    const bar = row.querySelector(".progress-bar");
-    bar.style.width = `${percent}%`;
-    bar.classList.toggle("bg-success", best);
-    return row;
+    return window.modelportBars.row(els["bar-template"], label, percent, best);
   }
 
   function showResult(answer) {
