@@ -114,6 +114,22 @@ def test_three_classes_from_eight_examples_each_answer_thirty_new_crops(teach_ap
     assert thumbnail.status_code == 200 and thumbnail.mimetype == "image/jpeg"
 
 
+def test_the_api_document_names_a_taught_model_once_it_is_served(teach_app, teacher):
+    client = teach_app.test_client()
+
+    def predict_names() -> list[str]:
+        paths = client.get("/openapi.json").json["paths"]
+        predict = paths["/api/v1/models/{name}/predict"]["post"]
+        return next(p for p in predict["parameters"] if p["name"] == "name")["schema"]["enum"]
+
+    assert "later" not in predict_names()
+    client.post("/api/v1/taught", json={"name": "later"}, headers=teacher)
+    for label, files in pictures(seed=6, per_class=2).items():
+        send_examples(client, teacher, "later", label, files)
+    assert client.post("/api/v1/taught/later/train", headers=teacher).status_code == 200
+    assert "later" in predict_names()
+
+
 def test_the_exported_onnx_answers_as_the_served_model_and_add_takes_it_back(
     teach_app, things, tmp_path
 ):

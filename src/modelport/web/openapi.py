@@ -812,10 +812,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
 
 
 def openapi_document(app: Flask) -> dict[str, Any]:
-    document = app.extensions.get(SPEC_KEY)
-    if document is None:
-        document = app.extensions[SPEC_KEY] = build_spec(app)
-    return document
+    """Built once per set of served models (a taught model trained since is in the next)."""
+    served = tuple(sorted(app.extensions["modelport"].registry.models))
+    cached = app.extensions.get(SPEC_KEY)
+    if cached is None or cached[0] != served:
+        cached = app.extensions[SPEC_KEY] = (served, build_spec(app))
+    return cached[1]
 
 
 @bp.get("/openapi.json")
