@@ -229,3 +229,17 @@ def test_feedback_forms_count_against_the_feedback_rate_limit(tmp_path, model_st
     refused = client.post(f"/predictions/{second}/feedback", data={"correct": "yes"})
     assert refused.status_code == 429 and "Too many answers" in refused.text
     assert feedback_of(client, second) is None
+
+
+def test_a_sketch_model_page_takes_a_picture_without_javascript(tmp_path, model_store):
+    app = make_app(tmp_path, model_store, ("digits-knn",))
+    client = app.test_client()
+    assert 'id="upload-form"' in client.get("/models/digits-knn").text
+    picture = (io.BytesIO(example("3")), "3.png")
+    page = client.post(
+        "/models/digits-knn", data={"file": picture}, content_type="multipart/form-data"
+    )
+    assert page.status_code == 200 and shown(page.text, "digit") == "3"
+    refused = client.post("/models/digits-knn", data={}, content_type="multipart/form-data")
+    assert refused.status_code == 400
+    assert "Choose a picture of a digit first" in shown(refused.text, "error")

@@ -191,7 +191,7 @@ def test_other_bad_posts_are_friendly_4xx_pages(client, tmp_path, store):
     refused = client.post("/models/colours", data=pdf, content_type="multipart/form-data")
     assert refused.status_code == 415 and "notes.pdf" in page_error(refused)
     drawing = client.post("/models/digits", data={})
-    assert drawing.status_code == 400 and "canvas" in page_error(drawing)
+    assert drawing.status_code == 400 and "picture of a digit" in page_error(drawing)
     small = make_app(tmp_path, store[0], ("penguins",), max_upload_bytes=1000).test_client()
     huge = small.post("/models/penguins", data={"island": "x" * 200_000})
     assert huge.status_code == 413 and "too large" in page_error(huge)

@@ -24,6 +24,7 @@ from modelport.store import taught as taught_store
 from modelport.store.taught_feed import taught_model
 from modelport.web.auth import visitor_owner
 from modelport.web.limits import limited
+from modelport.web.pages import classified_drawing
 from modelport.web.photo import ACCEPT, bars_of, classify_upload, too_large_message
 from modelport.web.photo import TOP_K as PHOTO_TOP_K
 from modelport.web.runtime import runtime
@@ -106,8 +107,9 @@ def model_page(name: str):
 @bp.post("/models/<name>")
 @limited("predict")
 def try_model(name: str):
-    """The no-JavaScript path: a photo (multipart ``file``) or a table row (one form field
-    per feature) in, the same page with the answer (or a friendly 4xx) out."""
+    """The no-JavaScript path: a photo or a picture of a drawing (multipart ``file``), or a
+    table row (one form field per feature) in, the same page with the answer (or a
+    friendly 4xx) out."""
     model = runtime().registry.get(name)
     try:
         if model.input_kind == "tabular":
@@ -118,11 +120,7 @@ def try_model(name: str):
             return _render(model, result=result, bars=bars_of(result))
         if model.input_kind == "photo":
             return _render(model, **classify_upload(model, PHOTO_TOP_K))
-        raise InputError(
-            "wrong_input",
-            f"{model.name} takes a drawing: draw it on the canvas (this needs JavaScript).",
-            400,
-        )
+        return _render(model, **classified_drawing(model))  # a picture of a drawing
     except RequestEntityTooLarge:
         return _render(model, 413, error=too_large_message())
     except InputError as exc:

@@ -48,17 +48,18 @@ def draw_upload():
         model = _chosen_model(request.form.get("model"))
         if model is None:
             return _render_draw(503, error="No drawing model is loaded on this server.")
-        return _render_draw(200, model.name, **_classified_upload(model))
+        return _render_draw(200, model.name, **classified_drawing(model))
     except RequestEntityTooLarge:
         return _render_draw(413, error=too_large_message())
     except InputError as exc:
         return _render_draw(exc.status, request.form.get("model"), error=exc.detail)
 
 
-def _classified_upload(model: Model) -> dict:
+def classified_drawing(model: Model) -> dict:
     """The answer to the form's picture, every class in order, with what the model saw."""
     if not request.files.get("file"):
-        raise InputError("missing_file", "Choose a picture of a digit first.", 400)
+        drawn = "a digit" if model.labels == DIGITS else "a drawing"
+        raise InputError("missing_file", f"Choose a picture of {drawn} first.", 400)
     answer = classify_upload(model, top_k=len(model.labels))
     answer["preview_uri"] = preview_data_uri(model, answer["result"].sample)
     return answer
