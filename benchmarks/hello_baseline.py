@@ -65,17 +65,18 @@ TITLES = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--app", choices=sorted(APPS), default="hello")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--seconds", type=int, default=20)
-    options = parser.parse_args()
-    body = json.dumps(
+def digit_body() -> bytes:
+    return json.dumps(
         {"image": "data:image/png;base64," + base64.b64encode(canvas_png()).decode()}
     ).encode()
+
+
+def run(app: str, connections: int, seconds: int) -> tuple[serving.WrkResult, str]:
+    """wrk against the ``app`` on gunicorn gthread, sized as ``modelport serve``'s
+    defaults; its result and a title saying what ran."""
+    body = digit_body()
     folder = Path(serving.tempfile.mkdtemp(prefix="modelport-hello-"))
-    (folder / "bench_app.py").write_text(APPS[options.app])
+    (folder / "bench_app.py").write_text(APPS[app])
     port = serving.free_port()
     workers, threads = default_workers(), default_threads()
     command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
@@ -90,22 +91,32 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.05)
-        serving.wrk(url, body, "application/json", options.connections, 2)
-        result = serving.wrk(url, body, "application/json", options.connections, options.seconds)
-        serving.report(
-            f"{TITLES[options.app]}, gunicorn {workers}x{threads} gthread,"
-            f" {options.connections} connections, {options.seconds} s",
-            {
-                "requests/s": round(result.requests_per_s),
-                "p50 ms": result.p50_ms,
-                "p99 ms": result.p99_ms,
-                "errors": result.errors,
-                "load average (1, 5, 15 min)": serving.load_average(),
-            },
-        )
+        serving.wrk(url, body, "application/json", connections, 2)
+        result = serving.wrk(url, body, "application/json", connections, seconds)
     finally:
         process.terminate()
         process.wait(30)
+    title = f"{TITLES[app]}, gunicorn {workers}x{threads} gthread, {connections} connections"
+    return result, title
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", choices=sorted(APPS), default="hello")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=20)
+    options = parser.parse_args()
+    result, title = run(options.app, options.connections, options.seconds)
+    serving.report(
+        f"{title}, {options.seconds} s",
+        {
+            "requests/s": round(result.requests_per_s),
+            "p50 ms": result.p50_ms,
+            "p99 ms": result.p99_ms,
+            "errors": result.errors,
+            "load average (1, 5, 15 min)": serving.load_average(),
+        },
+    )
 
 
 if __name__ == "__main__":
