@@ -169,7 +169,6 @@ def main() -> None:
         "MODELPORT_DATABASE_URL": fresh_schema(base),
         "MODELPORT_SECRET_KEY": "benchmark",
         "MODELPORT_TRUSTED_PROXIES": "1",
-        "MODELPORT_RATE_LIMIT_PREDICT": "off",
     }
     try:
         one = serving.start("digits", store, [], env)  # default workers: every core

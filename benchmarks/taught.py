@@ -101,7 +101,6 @@ def served_rates(options, store: Path) -> None:
     folder = Path(tempfile.mkdtemp(prefix="modelport-taught-"))
     env = {
         "MODELPORT_DATABASE_URL": f"sqlite:///{folder / 'modelport.db'}",
-        "MODELPORT_RATE_LIMIT_PREDICT": "off",
         "MODELPORT_MODEL_STORE": str(store),
         "MODELPORT_INSTANCE_PATH": str(folder),
     }

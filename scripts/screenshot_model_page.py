@@ -10,21 +10,19 @@ form in Debian's Chromium (through Playwright, as the browser tests do) and save
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from browser_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from model_factories import penguins_model  # noqa: E402
+from serving import start  # noqa: E402
 
 MODEL = "penguins"
 ROW = {
@@ -36,37 +34,6 @@ ROW = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve(instance: Path, store: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = os.environ | {
-        "MODELPORT_INSTANCE_PATH": str(instance),
-        "MODELPORT_MODEL_STORE": str(store),
-        "MODELPORT_MODELS": MODEL,
-    }
-    command = [sys.executable, "-m", "modelport", "serve", "--port", str(port), "--workers", "1"]
-    log = open(instance / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit((instance / "server.log").read_text())
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return process, url
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the server did not start: " + (instance / "server.log").read_text())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", nargs="?", default=str(ROOT / "docs" / "added-model.png"))
@@ -74,14 +41,13 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=900)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="modelport-screenshot-") as tmp:
-        instance = Path(tmp)
-        penguins_model(instance / "models", MODEL)
-        process, url = serve(instance, instance / "models")
+        store = Path(tmp) / "models"
+        penguins_model(store, MODEL)
+        server = start(MODEL, store, ["--workers", "1"])
+        url = server.url
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-                )
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": args.width, "height": args.height})
                 page.goto(f"{url}/models/{MODEL}")
                 for name, value in ROW.items():
@@ -97,8 +63,7 @@ def main() -> None:
                 page.screenshot(path=args.output, full_page=True)
                 browser.close()
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            server.stop()
     print(f"saved {args.output}")
 
 

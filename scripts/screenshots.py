@@ -33,22 +33,14 @@ from playwright.sync_api import (
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
 
+from browser_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from browser_support import draw as draw_strokes  # noqa: E402
 from serving import Server, start  # noqa: E402
 
 MODELS = "digits,digits-knn,efficientnet-lite0"
-SERVER_ENV = {"MODELPORT_RATE_LIMIT_PREDICT": "off"}
 SERVER_ARGS = ["--workers", "1", "--threads", "4"]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SIZES = {
     "desktop": {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1},
     "phone": {
@@ -79,7 +71,7 @@ def main() -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     give_up_after(TIME_LIMIT_S)
     with tempfile.TemporaryDirectory(prefix="modelport-screenshots-") as store:
-        server = start(MODELS, Path(store), SERVER_ARGS, SERVER_ENV)
+        server = start(MODELS, Path(store), SERVER_ARGS)
         try:
             take_screenshots(server.url, args.output)
         finally:
@@ -263,17 +255,7 @@ PAGES: dict[str, Callable[[Page, str], Clip | None]] = {
 
 def draw(page: Page, strokes: list[list[tuple[float, float]]], answer: str = "") -> None:
     """``strokes`` drawn with the mouse; returns once the page has answered (``answer``)."""
-    box = page.locator("#pad").bounding_box()
-
-    def at(fx: float, fy: float) -> tuple[float, float]:
-        return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
-
-    for stroke in strokes:
-        page.mouse.move(*at(*stroke[0]))
-        page.mouse.down()
-        for point in stroke[1:]:
-            page.mouse.move(*at(*point), steps=6)
-        page.mouse.up()
+    draw_strokes(page, *strokes, steps=6)
     if answer:
         expect(page.locator("#digit")).to_have_text(answer)
     expect(page.locator("#feedback").get_by_role("button", name="Right")).to_be_visible()

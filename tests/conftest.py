@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, checked_page
 from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
@@ -26,16 +27,6 @@ from modelport.app import create_app
 from modelport.config import Settings
 
 SKETCH_MODELS = ("digits", "digits-knn")
-CHROMIUM = os.environ.get("MODELPORT_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
@@ -185,15 +176,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A fresh page that fails the test on any console error or uncaught exception."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.console_problems = problems
-    yield page
-    context.close()
-    assert not problems, f"browser console errors: {problems}"
+    yield from checked_page(browser.new_context(viewport={"width": 1280, "height": 900}))
 
 
 def png_bytes(image: Image.Image) -> bytes:

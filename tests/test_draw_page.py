@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from browser_support import SEVEN, draw
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-
-SEVEN = [(0.28, 0.22), (0.45, 0.22), (0.72, 0.22), (0.62, 0.45), (0.52, 0.65), (0.45, 0.82)]
 CROSS = [[(0.22, 0.22), (0.78, 0.78)], [(0.78, 0.22), (0.22, 0.78)]]  # no digit at all
-
-
-def draw(page, *strokes: list[tuple[float, float]]) -> None:
-    """Strokes as fractions of the canvas, drawn with the mouse."""
-    box = page.locator("#pad").bounding_box()
-
-    def at(fx: float, fy: float) -> tuple[float, float]:
-        return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
-
-    for stroke in strokes:
-        page.mouse.move(*at(*stroke[0]))
-        page.mouse.down()
-        for fx, fy in stroke[1:]:
-            page.mouse.move(*at(fx, fy), steps=8)
-        page.mouse.up()
 
 
 def draw_seven(page) -> None:

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from browser_support import SEVEN, canvas_point, checked_page, draw, pen_down_along
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src/modelport/web/static/examples/digits"
-SEVEN = [(0.28, 0.22), (0.45, 0.22), (0.72, 0.22), (0.62, 0.45), (0.52, 0.65), (0.45, 0.82)]
 LINE = [(0.2, 0.5), (0.8, 0.5)]
 WIGGLE = [(0.45, 0.82), (0.46, 0.83)]  # the pen moving on at the seven's foot
 MAX_WIGGLES = 3000
@@ -29,32 +29,7 @@ INK_PIXELS = """canvas => {
 @pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
 def sized_page(request, browser):
     """A page at a desktop's or a phone's size that fails on any console error."""
-    context = browser.new_context(viewport=request.param)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    yield page
-    context.close()
-    assert not problems, f"browser console errors: {problems}"
-
-
-def at(page, fx: float, fy: float) -> tuple[float, float]:
-    box = page.locator("#pad").bounding_box()
-    return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
-
-
-def pen_down_along(page, points: list[tuple[float, float]]) -> None:
-    """Put the pen down and move it along ``points``, leaving it down."""
-    page.mouse.move(*at(page, *points[0]))
-    page.mouse.down()
-    for point in points[1:]:
-        page.mouse.move(*at(page, *point), steps=8)
-
-
-def stroke(page, points: list[tuple[float, float]]) -> None:
-    pen_down_along(page, points)
-    page.mouse.up()
+    yield from checked_page(browser.new_context(viewport=request.param))
 
 
 def ink(page) -> int:
@@ -88,7 +63,7 @@ def test_the_answer_comes_while_the_pen_keeps_moving(page, live_server):
     for move in range(MAX_WIGGLES):  # never still long enough for a pause to trigger it
         if digit.inner_text():
             break
-        page.mouse.move(*at(page, *WIGGLE[move % 2]))
+        page.mouse.move(*canvas_point(page, *WIGGLE[move % 2]))
     assert digit.inner_text(), f"no answer during {MAX_WIGGLES} moves of the pen"
     page.mouse.up()
 
@@ -102,8 +77,8 @@ def test_an_answer_to_a_drawing_gone_never_replaces_the_newer_one(page, live_ser
 
     page.route("**/api/predict", hold)
     with page.expect_request("**/api/predict"):
-        stroke(page, SEVEN)  # its answer is held back on the way
-    stroke(page, LINE)
+        draw(page, SEVEN)  # its answer is held back on the way
+    draw(page, LINE)
     page.get_by_role("button", name="Undo").click()  # the line goes: that answer is stale
     while not held:  # the route handler runs as Playwright dispatches its events
         page.wait_for_timeout(20)
@@ -124,7 +99,7 @@ def test_a_thicker_brush_draws_a_wider_line(page, live_server):
         button = page.get_by_role("button", name=size, exact=True)
         button.click()
         expect(button).to_have_attribute("aria-pressed", "true")
-        stroke(page, LINE)
+        draw(page, LINE)
         widths[size] = ink(page)
         page.get_by_role("button", name="Clear").click()
         assert ink(page) == 0
@@ -137,13 +112,13 @@ def test_a_thicker_brush_draws_a_wider_line(page, live_server):
 def test_the_eraser_removes_ink_and_undo_brings_it_back(sized_page, live_server):
     page = sized_page
     page.goto(f"{live_server.url}/draw?model=digits")
-    stroke(page, SEVEN)
+    draw(page, SEVEN)
     expect(page.locator("#digit")).to_have_text("7")
     drawn = ink(page)
     eraser = page.get_by_role("button", name="Eraser")
     eraser.click()
     expect(eraser).to_have_attribute("aria-pressed", "true")
-    stroke(page, SEVEN)
+    draw(page, SEVEN)
     assert ink(page) < drawn * 0.02
     expect(page.locator("#placeholder")).to_be_visible()  # nothing left to answer
     page.get_by_role("button", name="Undo").click()  # the erasing was one stroke
@@ -161,7 +136,7 @@ def test_an_example_is_drawn_answered_and_undone(sized_page, live_server):
     page.goto(f"{live_server.url}/draw?model=digits")
     examples = page.get_by_role("group", name="Try an example").get_by_role("button")
     expect(examples).to_have_count(5)
-    stroke(page, LINE)
+    draw(page, LINE)
     expect(page.locator("#result")).to_be_visible()
     line_ink = ink(page)
     page.get_by_role("button", name="A handwritten 3").click()

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser_support import checked_page
 from conftest import drawn_one, make_app
 from model_factories import colours_model
 from photo_samples import CAT_CLASSES, chelsea_jpeg
@@ -30,24 +31,13 @@ def sized_page(request, browser):
     """A page at a desktop's size and at a phone's (touch, mobile), failing on console errors."""
     phone = request.param == "phone"
     context = browser.new_context(viewport=SIZES[request.param], has_touch=phone, is_mobile=phone)
-    yield from _checked_page(context)
+    yield from checked_page(context)
 
 
 @pytest.fixture
 def phone_page(browser):
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
-    yield from _checked_page(context)
-
-
-def _checked_page(context):
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.console_problems = problems
-    yield page
-    context.close()
-    assert not problems, f"browser console errors: {problems}"
+    yield from checked_page(context)
 
 
 def my_prediction_ids(page, url: str) -> set[str]:
