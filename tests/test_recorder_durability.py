@@ -44,6 +44,21 @@ def stored_ids(store: Store) -> set[str]:
         return set(session.scalars(select(PredictionRow.id)))
 
 
+def sqlite_recorder(path: Path) -> tuple[Store, SqlRecorder]:
+    """A migrated SQLite database at ``path`` and a recorder writing into it."""
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    return store, SqlRecorder(store)
+
+
+def record_new(recorder: SqlRecorder, count: int) -> list:
+    """``count`` new predictions handed to ``recorder``."""
+    made = [event() for _ in range(count)]
+    for item in made:
+        recorder.record(item)
+    return made
+
+
 def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,21 +97,15 @@ def unwritable(database: Path) -> Iterator[None]:
 
 def test_an_unwritable_database_holds_predictions_until_it_can_be_written(tmp_path):
     path = tmp_path / "store.db"
-    store = Store(f"sqlite:///{path}")
-    store.upgrade()
-    recorder = SqlRecorder(store)
-    before = [event() for _ in range(20)]
-    for item in before:
-        recorder.record(item)
+    store, recorder = sqlite_recorder(path)
+    before = record_new(recorder, 20)
     assert recorder.flush(timeout=10)
     assert recorder.health().ok
-    during = [event() for _ in range(100)]
     with unwritable(path):
         # A connection opened now is read-only, and stays so after: the pool starts over
         # here as it does in a new worker or after a dropped connection.
         store.dispose()
-        for item in during:
-            recorder.record(item)
+        during = record_new(recorder, 100)
         assert wait_until(lambda: not recorder.health().ok, timeout=10)
         assert not recorder.flush(timeout=1.0)  # held, not given up
         health = recorder.health()
@@ -117,9 +126,7 @@ def test_a_recorder_with_nothing_to_write_still_notices_the_database_going_and_c
     tmp_path,
 ):
     path = tmp_path / "store.db"
-    store = Store(f"sqlite:///{path}")
-    store.upgrade()
-    recorder = SqlRecorder(store)
+    store, recorder = sqlite_recorder(path)
     assert recorder.health().ok
     with unwritable(path):
         store.dispose()
@@ -173,16 +180,11 @@ def test_readyz_is_503_while_predictions_cannot_be_stored_and_200_once_they_can(
 def test_a_deleted_instance_folder_is_made_again_and_recorded_into(tmp_path):
     instance = tmp_path / "instance"
     path = instance / "data" / "modelport.db"
-    store = Store(f"sqlite:///{path}")
-    store.upgrade()
-    recorder = SqlRecorder(store)
-    for _ in range(20):
-        recorder.record(event())
+    store, recorder = sqlite_recorder(path)
+    record_new(recorder, 20)
     assert recorder.flush(timeout=10)
     shutil.rmtree(instance)  # under open connections, which would write on into the void
-    after = [event() for _ in range(30)]
-    for item in after:
-        recorder.record(item)
+    after = record_new(recorder, 30)
     assert recorder.flush(timeout=15), recorder.health()
     assert path.is_file()
     assert stored_ids(Store(f"sqlite:///{path}")) == {item.id for item in after}
@@ -192,12 +194,8 @@ def test_a_deleted_instance_folder_is_made_again_and_recorded_into(tmp_path):
 
 def test_writes_that_went_to_a_replaced_file_are_written_again_to_the_new_one(tmp_path):
     path = tmp_path / "modelport.db"
-    store = Store(f"sqlite:///{path}")
-    store.upgrade()
-    recorder = SqlRecorder(store)
-    before = [event() for _ in range(20)]
-    for item in before:
-        recorder.record(item)
+    store, recorder = sqlite_recorder(path)
+    before = record_new(recorder, 20)
     assert recorder.flush(timeout=10)
     # A backup put in place of the database while the recorder's connections stay open
     # on the old file (which takes their writes without a word).
@@ -207,9 +205,7 @@ def test_writes_that_went_to_a_replaced_file_are_written_again_to_the_new_one(tm
     for leftover in (path, *path.parent.glob(path.name + "-*")):
         leftover.unlink()
     backup.rename(path)
-    after = [event() for _ in range(30)]
-    for item in after:
-        recorder.record(item)
+    after = record_new(recorder, 30)
     assert recorder.flush(timeout=15), recorder.health()
     assert stored_ids(Store(f"sqlite:///{path}")) == {item.id for item in before + after}
     assert recorder.stats.recorded == 50
