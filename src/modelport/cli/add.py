@@ -7,6 +7,7 @@ reason, never a traceback: the person adding a model needs to know what to fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,22 +21,19 @@ from modelport.models.settings import KINDS, BadModelFolder
 SHOWN_LABELS = 5
 
 
-def _labels(ctx: click.Context, param: click.Parameter, path: Path | None) -> list[str] | None:
-    if path is None:
-        return None
-    try:
-        return importing.read_labels_file(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise click.BadParameter(f"{path}: {exc}", ctx, param) from None
+def _read_with(reader: Callable[[Path], list]) -> Callable:
+    """A click callback reading its option's file with ``reader``; a file that cannot be
+    read is the option's error, naming the file."""
 
+    def read(ctx: click.Context, param: click.Parameter, path: Path | None) -> list | None:
+        if path is None:
+            return None
+        try:
+            return reader(path)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise click.BadParameter(f"{path}: {exc}", ctx, param) from None
 
-def _features(ctx: click.Context, param: click.Parameter, path: Path | None) -> list | None:
-    if path is None:
-        return None
-    try:
-        return importing.read_features_file(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise click.BadParameter(f"{path}: {exc}", ctx, param) from None
+    return read
 
 
 def _categories(
@@ -62,13 +60,13 @@ def _trust(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
 @click.option(
     "--labels",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    callback=_labels,
+    callback=_read_with(importing.read_labels_file),
     help="A text file of class names, one a line, in the order of the model's outputs.",
 )
 @click.option(
     "--features",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    callback=_features,
+    callback=_read_with(importing.read_features_file),
     help="A tabular model's input columns: names one a line, or a TOML file of [[features]].",
 )
 @click.option(
