@@ -133,8 +133,8 @@ def add_examples(
     return taught_store.add_examples(store, name, examples)
 
 
-def existing(store: Store, name: str) -> taught_store.Taught:
-    taught = taught_store.get(store, name)
+def existing(store: Store, name: str, embeddings: bool = False) -> taught_store.Taught:
+    taught = taught_store.get(store, name, embeddings)
     if taught is None:
         raise InputError("unknown_model", f"There is no taught model named {name!r}.", 404)
     return taught
@@ -143,7 +143,7 @@ def existing(store: Store, name: str) -> taught_store.Taught:
 def train(store: Store, name: str) -> tuple[Evaluation, float]:
     """Measure the examples (leave-one-out) and publish the model: its evaluation and the
     milliseconds it took."""
-    taught = existing(store, name)
+    taught = existing(store, name, embeddings=True)
     counts = taught.class_counts()
     if len(counts) < MIN_CLASSES or min(counts.values()) < 2:
         raise InputError(

@@ -109,7 +109,7 @@ def _read(path: Path) -> bytes:
 
 
 def _export(store: Store, registry: Registry, name: str, folder: Path) -> None:
-    taught = teaching.existing(store, name)
+    taught = teaching.existing(store, name, embeddings=True)
     model = TaughtModel(
         name,
         teaching.base_model(registry),

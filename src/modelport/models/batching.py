@@ -146,6 +146,11 @@ class BatchingModel(Model):
         return output
 
 
+def unwrapped(model: Model | None) -> Model | None:
+    """The model itself: under its batching wrapper, if it has one."""
+    return model.inner if isinstance(model, BatchingModel) else model
+
+
 def with_batching(models: dict[str, Model], policies: dict[str, BatchPolicy]) -> None:
     """Wrap, in place, every model that has a policy that batches."""
     for name, policy in policies.items():

@@ -20,6 +20,7 @@ import numpy as np
 from modelport.inputs import InputError
 from modelport.inputs.decode import Limits, open_image
 from modelport.models.base import Model
+from modelport.models.batching import unwrapped
 from modelport.store import learned
 from modelport.store.db import Store
 from modelport.store.taught_feed import TaughtModels
@@ -46,8 +47,8 @@ class CorrectionsFeed:
         self.taught = taught
         self.limits = limits
         self.poll_seconds = poll_seconds
-        unwrapped = {name: getattr(m, "inner", m) for name, m in models.items()}  # batching
-        self.learners = {name: m for name, m in unwrapped.items() if learns_on_the_spot(m)}
+        bare = {name: unwrapped(m) for name, m in models.items()}
+        self.learners = {name: m for name, m in bare.items() if learns_on_the_spot(m)}
         self.synced = not self.learners and taught is None
         self._revisions: dict[str, int] = {}
         self._prepared: dict[str, dict[str, np.ndarray | None]] = {}

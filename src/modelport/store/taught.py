@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from modelport.store.db import Store
@@ -39,7 +39,7 @@ class Example:
     id: int
     label: str
     source: str
-    embedding: np.ndarray
+    embedding: np.ndarray | None  # loaded only when asked (``get(..., embeddings=True)``)
 
 
 @dataclass(frozen=True)
@@ -91,45 +91,48 @@ def create(store: Store, name: str, base: str, created_by: str | None) -> None:
         raise NameTaken(name) from None
 
 
-def names(store: Store) -> list[str]:
-    with store.session() as session:
-        return list(session.scalars(select(TaughtModelRow.name).order_by(TaughtModelRow.name)))
-
-
-def count_examples(store: Store, name: str) -> int:
-    query = select(func.count()).where(TaughtExampleRow.model_name == name)
-    with store.session() as session:
-        return int(session.scalar(query) or 0)
-
-
-def get(store: Store, name: str) -> Taught | None:
+def get(store: Store, name: str, embeddings: bool = False) -> Taught | None:
+    """The taught model and its examples; their ``embeddings`` (1,280 numbers each) only
+    when asked, for what learns from them rather than lists them."""
     with store.session() as session:
         row = session.get(TaughtModelRow, name)
-        if row is None:
-            return None
-        query = (
-            select(
-                TaughtExampleRow.id,
-                TaughtExampleRow.label,
-                TaughtExampleRow.source,
-                TaughtExampleRow.embedding,
-            )
-            .where(TaughtExampleRow.model_name == name)
-            .order_by(TaughtExampleRow.id)
+        return None if row is None else _taught(session, row, embeddings)
+
+
+def everything(store: Store) -> list[Taught]:
+    """Every taught model, by name, with its examples but not their embeddings."""
+    with store.session() as session:
+        rows = session.scalars(select(TaughtModelRow).order_by(TaughtModelRow.name))
+        return [_taught(session, row, embeddings=False) for row in rows]
+
+
+def _taught(session, row: TaughtModelRow, embeddings: bool) -> Taught:
+    columns = [TaughtExampleRow.id, TaughtExampleRow.label, TaughtExampleRow.source]
+    if embeddings:
+        columns.append(TaughtExampleRow.embedding)
+    query = (
+        select(*columns)
+        .where(TaughtExampleRow.model_name == row.name)
+        .order_by(TaughtExampleRow.id)
+    )
+    examples = [
+        Example(
+            found[0],
+            found[1],
+            found[2],
+            np.frombuffer(found[3], np.float32) if embeddings else None,
         )
-        examples = [
-            Example(id, label, source, np.frombuffer(embedding, np.float32))
-            for id, label, source, embedding in session.execute(query)
-        ]
-        return Taught(
-            row.name,
-            row.base,
-            row.created_at,
-            row.created_by,
-            row.trained,
-            row.evaluation,
-            examples,
-        )
+        for found in session.execute(query)
+    ]
+    return Taught(
+        row.name,
+        row.base,
+        row.created_at,
+        row.created_by,
+        row.trained,
+        row.evaluation,
+        examples,
+    )
 
 
 def add_examples(store: Store, name: str, examples: list[NewExample]) -> list[int]:

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from modelport.models.base import Model
-from modelport.models.batching import BatchingModel
+from modelport.models.batching import BatchingModel, unwrapped
 from modelport.models.registry import Registry
 from modelport.models.taught import MIN_CLASSES, TaughtModel, classes_of
 from modelport.store import taught as taught_store
@@ -21,15 +21,13 @@ log = logging.getLogger(__name__)
 
 def embedding_model(registry: Registry, name: str) -> Model | None:
     """The served model ``name`` if it can embed a photo (under its batching wrapper)."""
-    model = registry.models.get(name)
-    model = getattr(model, "inner", model)
+    model = unwrapped(registry.models.get(name))
     return model if model is not None and getattr(model, "embeds", False) else None
 
 
 def taught_model(registry: Registry, name: str) -> TaughtModel | None:
     """The taught model served as ``name`` (under its batching wrapper), if there is one."""
-    model = registry.models.get(name)
-    model = getattr(model, "inner", model)
+    model = unwrapped(registry.models.get(name))
     return model if isinstance(model, TaughtModel) else None
 
 
@@ -47,7 +45,7 @@ class TaughtModels:
                 self._revisions[key] = revision
 
     def _rebuild(self, name: str, revision: int) -> None:
-        taught = taught_store.get(self.store, name)
+        taught = taught_store.get(self.store, name, embeddings=True)
         current = self.registry.models.get(name)
         if current is not None and taught_model(self.registry, name) is None:
             log.warning("taught model %s is not served: a model folder has that name", name)

@@ -86,8 +86,7 @@ def detail(taught: taught_store.Taught) -> dict:
 
 @bp.get(PREFIX)
 def list_taught():
-    found = [taught_store.get(_store(), name) for name in taught_store.names(_store())]
-    return jsonify(models=[summary(t) for t in found if t is not None])
+    return jsonify(models=[summary(t) for t in taught_store.everything(_store())])
 
 
 @bp.post(PREFIX)

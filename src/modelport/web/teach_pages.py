@@ -29,8 +29,7 @@ def _store() -> Store:
 
 
 def _summaries() -> list[dict]:
-    found = [taught_store.get(_store(), name) for name in taught_store.names(_store())]
-    return [summary(taught) for taught in found if taught is not None]
+    return [summary(taught) for taught in taught_store.everything(_store())]
 
 
 def _render_list(status: int = 200, error: str | None = None, name: str = "") -> tuple[str, int]:

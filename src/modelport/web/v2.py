@@ -57,6 +57,7 @@ from modelport import __version__
 from modelport.inputs import InputError
 from modelport.inputs.decode import bytes_from_data_uri
 from modelport.models.base import Model, UnknownModel
+from modelport.models.batching import unwrapped
 from modelport.models.runtimes import OnnxRunner, SkopsRunner
 from modelport.models.warmup import sample_image
 from modelport.service import PredictionResult, _finish, counting_failures, predict_rows
@@ -208,7 +209,7 @@ def _model(name: str, version: str | None) -> Model:
 
 def platform(model: Model) -> str:
     """The runtime in the protocol's words: ``onnxruntime_onnx``, ``sklearn`` or ``python``."""
-    inner = getattr(model, "inner", model)  # a BatchingModel's model
+    inner = unwrapped(model)
     runner = getattr(inner, "runner", None)
     if isinstance(runner, OnnxRunner):
         return "onnxruntime_onnx"
