@@ -49,12 +49,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the master and the live workers (user + system)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for pid in [self.process.pid, *self.workers()]:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+        return cpu_seconds([self.process.pid, *self.workers()])
 
     def stop(self) -> None:
         self.process.terminate()
@@ -63,6 +58,16 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time the processes ``pids`` have used so far (user + system)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def _rss_mb(pid: int) -> float:

@@ -74,14 +74,13 @@ def load(folder: ModelFolder, repository: ModelRepository, threads: int = 1) -> 
     (in memory alone when the store is read-only: a replica's image prepared without it)."""
     store = ModelStore(repository.store)
     path = folder.find(folder.settings.file)
-    if path is not None:
-        return DigitsKnn(*_load_samples(path), store.metrics(path), settings=folder.settings)
-    try:
-        train(store)
-    except OSError as exc:
-        log.warning("%s is trained in memory: the model store is not writable (%s)", NAME, exc)
-        return DigitsKnn(*fit(), settings=folder.settings)
-    path = folder.artifact
+    if path is None:
+        try:
+            train(store)
+        except OSError as exc:
+            log.warning("%s is trained in memory: the model store is not writable (%s)", NAME, exc)
+            return DigitsKnn(*fit(), settings=folder.settings)
+        path = folder.artifact
     return DigitsKnn(*_load_samples(path), store.metrics(path), settings=folder.settings)
 
 
