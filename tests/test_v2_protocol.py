@@ -115,6 +115,16 @@ def prepared(model: str, picture: bytes) -> np.ndarray:
     return adapters.sketch_input(image, settings.preprocess)
 
 
+def binary_image(size: int) -> dict:
+    """An ``image`` BYTES input of one element whose ``size`` bytes follow the JSON header."""
+    return {
+        "name": "image",
+        "datatype": "BYTES",
+        "shape": [1],
+        "parameters": {"binary_data_size": size},
+    }
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -278,14 +288,7 @@ def test_binary_form_by_hand(live_server, labels):
     png = DIGITS[2]
     element = struct.pack("<I", len(png)) + png
     header = {
-        "inputs": [
-            {
-                "name": "image",
-                "datatype": "BYTES",
-                "shape": [1],
-                "parameters": {"binary_data_size": len(element)},
-            }
-        ],
+        "inputs": [binary_image(len(element))],
         "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
     }
     head = json.dumps(header).encode()
@@ -394,18 +397,7 @@ def test_bad_requests_are_4xx_with_an_error(live_server, model, body, status):
     assert isinstance(answer["error"], str) and answer["error"]
 
 
-PAST_THE_END = json.dumps(
-    {
-        "inputs": [
-            {
-                "name": "image",
-                "datatype": "BYTES",
-                "shape": [1],
-                "parameters": {"binary_data_size": 100},
-            }
-        ]
-    }
-).encode()
+PAST_THE_END = json.dumps({"inputs": [binary_image(100)]}).encode()
 NAN_BODY = (
     b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 1, 28, 28], '
     b'"data": [NaN' + b", 0" * 783 + b"]}]}"
@@ -446,16 +438,7 @@ def test_bad_bodies_are_4xx_with_an_error(live_server, body, headers, status):
 
 def test_truncated_binary_bytes_tensor_is_a_400(live_server):
     element = struct.pack("<I", 1000) + b"\x89PNG"  # says 1000 bytes, holds 4
-    header = {
-        "inputs": [
-            {
-                "name": "image",
-                "datatype": "BYTES",
-                "shape": [1],
-                "parameters": {"binary_data_size": len(element)},
-            }
-        ]
-    }
+    header = {"inputs": [binary_image(len(element))]}
     head = json.dumps(header).encode()
     status, _, answer = request(
         live_server,
