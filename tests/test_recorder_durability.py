@@ -332,33 +332,50 @@ class Load:
             return len(self.acknowledged)
 
 
-def test_sigterm_under_load_while_the_database_is_busy_loses_nothing(tmp_path, model_store):
-    instance = tmp_path / "instance"
+@contextmanager
+def serving_under_load(
+    instance: Path, model_store: Path, threads: int, env: dict[str, str] | None = None
+) -> Iterator:
+    """``modelport serve`` (2 workers) for the load tests; killed if the test left it up."""
     instance.mkdir()
     server = start_server(
         instance,
         model_store,
         ("digits-knn",),
-        extra_env=LOAD_ENV,
-        args=("--workers", "2", "--threads", "4"),
+        extra_env=LOAD_ENV | (env or {}),
+        args=("--workers", "2", "--threads", str(threads)),
     )
-    database = instance / "modelport.db"
     try:
-        with Load(server.url) as load:
-            assert wait_until(lambda: load.count() >= 200, timeout=60)
-            # Someone holds the write lock: the workers' writes wait, predictions pile up.
-            holder = sqlite3.connect(database, isolation_level=None, timeout=30)
-            holder.execute("BEGIN IMMEDIATE")
-            time.sleep(1.0)
-            server.process.terminate()  # gunicorn's graceful stop, as an operator's SIGTERM
-            time.sleep(2.0)
-            holder.execute("ROLLBACK")  # the database is free again within the graceful time
-            holder.close()
-            stop_server(server)  # waits for the exit, checks it was clean
+        yield server
     finally:
         if server.process.poll() is None:
             server.process.kill()
             server.process.wait()
+
+
+def all_stored_in(url: str, acknowledged: set[str]) -> bool:
+    """Whether every acknowledged prediction reaches the database within a minute."""
+    store = Store(url)
+    try:
+        return wait_until(lambda: acknowledged <= stored_ids(store), timeout=60, interval=1)
+    finally:
+        store.dispose()
+
+
+def test_sigterm_under_load_while_the_database_is_busy_loses_nothing(tmp_path, model_store):
+    instance = tmp_path / "instance"
+    database = instance / "modelport.db"
+    with serving_under_load(instance, model_store, threads=4) as server, Load(server.url) as load:
+        assert wait_until(lambda: load.count() >= 200, timeout=60)
+        # Someone holds the write lock: the workers' writes wait, predictions pile up.
+        holder = sqlite3.connect(database, isolation_level=None, timeout=30)
+        holder.execute("BEGIN IMMEDIATE")
+        time.sleep(1.0)
+        server.process.terminate()  # gunicorn's graceful stop, as an operator's SIGTERM
+        time.sleep(2.0)
+        holder.execute("ROLLBACK")  # the database is free again within the graceful time
+        holder.close()
+        stop_server(server)  # waits for the exit, checks it was clean
     store = Store(f"sqlite:///{database}")
     missing = load.ids() - stored_ids(store)
     log = (instance / "server.log").read_text(errors="replace")
@@ -456,23 +473,23 @@ class ReadyzWatch:
 OUTAGE_S = 30
 
 
+@pytest.fixture
+def postgres() -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres(postgres_bin())
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_postgres_stopped_for_30_s_under_load_loses_no_acknowledged_prediction(
-    tmp_path, model_store
+    tmp_path, model_store, postgres
 ):
-    postgres = ThrowawayPostgres(postgres_bin())
-    server = None
-    try:
-        instance = tmp_path / "instance"
-        instance.mkdir()
-        server = start_server(
-            instance,
-            model_store,
-            ("digits-knn",),
-            extra_env=LOAD_ENV | {"MODELPORT_DATABASE_URL": postgres.url},
-            args=("--workers", "2", "--threads", "4"),
-        )
+    instance = tmp_path / "instance"
+    database = {"MODELPORT_DATABASE_URL": postgres.url}
+    with serving_under_load(instance, model_store, threads=4, env=database) as server:
         watch = ReadyzWatch(server.url)
         watch.thread.start()
         with Load(server.url) as load:
@@ -485,9 +502,9 @@ def test_postgres_stopped_for_30_s_under_load_loses_no_acknowledged_prediction(
             time.sleep(3)  # load goes on while the backlog drains
         acknowledged = load.ids()
         during = [t for t, _ in load.acknowledged if stopped_at < t < started_at]
+        assert all_stored_in(postgres.url, acknowledged)
         store = Store(postgres.url)
         try:
-            assert wait_until(lambda: acknowledged <= stored_ids(store), timeout=60, interval=1)
             missing = acknowledged - stored_ids(store)
             ready_after = wait_until(
                 lambda: any(s == 200 for _, s, _ in watch.between(started_at, 1e12)), timeout=30
@@ -510,34 +527,18 @@ def test_postgres_stopped_for_30_s_under_load_loses_no_acknowledged_prediction(
         assert all(body["recording"].startswith("failing for") for _, _, body in outage)
         assert ready_after, "/readyz did not come back to 200 after the outage"
         stop_server(server)
-        server = None
         log = (instance / "server.log").read_text(errors="replace")
         assert "not recorded" not in log, log[-3000:]
-    finally:
-        if server is not None:
-            server.process.kill()
-            server.process.wait()
-        postgres.remove()
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_a_server_started_while_the_database_is_away_serves_and_stores_once_it_is_back(
-    tmp_path, model_store
+    tmp_path, model_store, postgres
 ):
-    postgres = ThrowawayPostgres(postgres_bin())
-    server = None
-    try:
-        postgres.stop()  # a fresh database, not even its tables made yet
-        instance = tmp_path / "instance"
-        instance.mkdir()
-        server = start_server(
-            instance,
-            model_store,
-            ("digits-knn",),
-            extra_env=LOAD_ENV | {"MODELPORT_DATABASE_URL": postgres.url},
-            args=("--workers", "2", "--threads", "2"),
-        )
+    postgres.stop()  # a fresh database, not even its tables made yet
+    database = {"MODELPORT_DATABASE_URL": postgres.url}
+    with serving_under_load(tmp_path / "instance", model_store, threads=2, env=database) as server:
         with Load(server.url) as load:
             assert wait_until(lambda: load.count() >= 50, timeout=60)
             watch = ReadyzWatch(server.url)
@@ -547,16 +548,5 @@ def test_a_server_started_while_the_database_is_away_serves_and_stores_once_it_i
             assert wait_until(lambda: watch.seen and watch.seen[-1][1] == 200, timeout=60)
             watch.stop.set()
             watch.thread.join()
-        acknowledged = load.ids()
-        store = Store(postgres.url)
-        try:
-            assert wait_until(lambda: acknowledged <= stored_ids(store), timeout=60, interval=1)
-        finally:
-            store.dispose()
+        assert all_stored_in(postgres.url, load.ids())
         stop_server(server)
-        server = None
-    finally:
-        if server is not None:
-            server.process.kill()
-            server.process.wait()
-        postgres.remove()
