@@ -7,6 +7,8 @@ clean exit on SIGTERM. Takes a minute or so (pip, from the machine's cache and i
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,6 +47,31 @@ def test_a_base_install_serves_every_built_in_model_without_pytorch(tmp_path):
     log = served.log.read_text(errors="replace")
     assert code == 0, f"modelport serve exited {code}:\n{log}"
     assert "Traceback" not in log, log
+
+    # A taught model exports as one ONNX file on the base install too.
+    photos = base_install.ROOT / "src/modelport/web/static/examples/photos"
+    cats, others = sorted(photos.glob("cat*.jpg")), sorted(photos.glob("coffee*.jpg"))
+    taught = subprocess.run(
+        [
+            str(venv / "bin" / "modelport"),
+            "teach",
+            "--export",
+            str(tmp_path / "export"),
+            "pets",
+            "--class",
+            "cat",
+            *map(str, cats * 2),
+            "--class",
+            "coffee",
+            *map(str, others * 2),
+        ],  # fmt: skip
+        env=os.environ | {"MODELPORT_INSTANCE_PATH": str(tmp_path / "instance")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert taught.returncode == 0, taught.stderr
+    assert (tmp_path / "export" / "pets.onnx").stat().st_size > 1_000_000
 
     size = base_install.size_mb(venv)
     print(

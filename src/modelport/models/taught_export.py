@@ -22,7 +22,7 @@ OPSET_AXES_AS_INPUT = 18  # ReduceL2 and ReduceMax take their axes as an input f
 
 
 def onnx_bytes(model: TaughtModel) -> bytes:
-    import onnx
+    import onnx  # when a model is exported, not at every start
     from onnx import TensorProto, helper, numpy_helper
 
     graph_model = onnx.load(str(model.base.artifact))
