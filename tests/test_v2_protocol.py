@@ -146,7 +146,7 @@ def test_server_health_and_metadata(triton_client):
     ("model", "platform", "input_shape", "classes"),
     [
         ("digits", "onnxruntime_onnx", [-1, 1, 28, 28], 10),
-        ("digits-knn", "sklearn", [-1, 8, 8], 10),
+        ("digits-knn", "python", [-1, 8, 8], 10),
         ("efficientnet-lite0", "onnxruntime_onnx", [-1, 3, 224, 224], 1000),
     ],
 )

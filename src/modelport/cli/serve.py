@@ -60,13 +60,16 @@ def prepare_models(settings: Settings) -> Registry:
 
 
 def import_everything(settings: Settings) -> None:
-    """Import the app and the models' modules once, in the master.
+    """Import the app, the migration runner and the models' modules once, in the master.
 
     The child that prepares the models and every worker are forked from it and share
-    these modules, instead of each importing Flask, SQLAlchemy, matplotlib, scikit-learn
-    and SciPy again: seconds of CPU each, most of a cold start. Importing starts no
-    thread, so it is safe before a fork; running a model is not (see below).
+    these modules, instead of each importing Flask, SQLAlchemy, Alembic and ONNX Runtime
+    again. Importing starts no thread, so it is safe before a fork; running a model is
+    not (see below). What only training, charts or one kind of model needs (scikit-learn,
+    matplotlib, PyTorch) is imported where it is used, not here.
     """
+    import alembic.command  # noqa: F401 - every worker brings the schema to head
+
     import modelport.app  # noqa: F401
 
     folders, _ = ModelRepository(settings.model_store_path).scan()

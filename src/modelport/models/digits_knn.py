@@ -1,7 +1,9 @@
 """``digits-knn``: the classic demo, k-nearest neighbours (k=3) over scikit-learn's 8x8 digits.
 
 A k-NN is its data, so the stored artifact is simply the samples and labels as ``.npz``
-(no pickle), next to a ``metrics.json`` with its version and validation accuracy.
+(no pickle), next to a ``metrics.json`` with its version and validation accuracy. It is
+fitted and measured with scikit-learn; serving it takes only NumPy (:class:`Neighbours`),
+so a server does not import scikit-learn, SciPy and pandas for it (most of a cold start).
 
 It also learns from corrections on the spot: what it learned is kept in the database (the
 corrections it was taught, see ``modelport.store.learning``), which hands every worker of
@@ -19,9 +21,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
 
 from modelport.inputs import sketch
 from modelport.models.base import Model, ModelInfo
@@ -47,6 +46,10 @@ def train(store: ModelStore, seed: int = 0) -> dict:
 
 def fit(seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
     """The training samples, their labels, and the metrics measured on the held-out 20%."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.neighbors import KNeighborsClassifier
+
     digits = load_digits()
     x_train, x_val, y_train, y_val = train_test_split(
         digits.data, digits.target, test_size=0.2, random_state=seed, stratify=digits.target
@@ -121,10 +124,9 @@ class DigitsKnn(Model):
         return sketch.to_digits8(sketch.ink_from_image(image))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        classifier, corrections = self.classifier, self.corrections
+        neighbours, corrections = self.neighbours, self.corrections
         flat = np.ascontiguousarray(batch, dtype=np.float32).reshape(len(batch), -1)
-        probabilities = np.zeros((len(flat), len(LABELS)), dtype=np.float32)
-        probabilities[:, classifier.classes_] = classifier.predict_proba(flat)
+        probabilities = neighbours.votes(flat)
         for row, sample in enumerate(flat):
             corrected = corrections.get(sample.tobytes())
             if corrected is not None:  # people said what exactly this input is
@@ -150,17 +152,46 @@ class DigitsKnn(Model):
         self._fit(samples[keep], indices[keep])
 
     def _fit(self, learned: np.ndarray, learned_labels: np.ndarray) -> None:
-        # A ball tree finds the same neighbours as brute force, but serially: brute force
-        # runs on OpenMP threads, which on 2 busy cores with 4 workers made a request
-        # take 25-100 ms instead of 2 ms.
-        classifier = KNeighborsClassifier(n_neighbors=NEIGHBOURS, algorithm="ball_tree").fit(
+        neighbours = Neighbours(
             np.concatenate([self.samples, learned]),
             np.concatenate([self.sample_labels, learned_labels]),
+            NEIGHBOURS,
+            len(LABELS),
         )
         # The latest correction of an input wins.
         corrections = {s.tobytes(): int(y) for s, y in zip(learned, learned_labels, strict=True)}
-        self.classifier, self.corrections = classifier, corrections
+        self.neighbours, self.corrections = neighbours, corrections
         self.info.metrics["learned_samples"] = len(learned_labels)
 
     def preview(self, sample: np.ndarray) -> np.ndarray:
         return sketch.preview_png_array(sample, 16.0)
+
+
+class Neighbours:
+    """The ``k`` nearest samples by Euclidean distance, each casting one vote for its label:
+    what scikit-learn's ``KNeighborsClassifier(n_neighbors=k).predict_proba`` gives, in
+    NumPy. Among samples equally near at the k-th place, the one stored first counts
+    (scikit-learn leaves that order to its search tree).
+    """
+
+    CHUNK = 256  # inputs compared at once: a chunk's distances are CHUNK x samples floats
+
+    def __init__(self, samples: np.ndarray, labels: np.ndarray, k: int, classes: int) -> None:
+        self.samples = np.asarray(samples, np.float64)
+        self.labels = np.asarray(labels, np.int64)
+        self.k = min(k, len(self.labels))
+        self.classes = classes
+        self._squares = np.einsum("ij,ij->i", self.samples, self.samples)
+
+    def votes(self, inputs: np.ndarray) -> np.ndarray:
+        """Each input's share of votes per class, ``(len(inputs), classes)`` float32."""
+        shares = np.zeros((len(inputs), self.classes), np.float32)
+        for start in range(0, len(inputs), self.CHUNK):
+            chunk = np.asarray(inputs[start : start + self.CHUNK], np.float64)
+            # |a - b|^2 = |a|^2 - 2 a.b + |b|^2; exact for the digits' small whole numbers
+            distances = self._squares - 2.0 * (chunk @ self.samples.T)
+            distances += np.einsum("ij,ij->i", chunk, chunk)[:, None]
+            nearest = np.argsort(distances, axis=1, kind="stable")[:, : self.k]
+            rows = np.repeat(np.arange(len(chunk)), self.k)
+            np.add.at(shares[start : start + len(chunk)], (rows, self.labels[nearest].ravel()), 1)
+        return shares / np.float32(self.k)

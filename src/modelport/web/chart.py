@@ -4,6 +4,7 @@ card's confusion matrix.
 Rendered with matplotlib's Agg canvas on a ``Figure`` object (never ``pyplot``, whose
 global state is not for servers), entirely in memory. Agg's font caches are not
 thread-safe, so one lock serialises rendering: a chart takes tens of milliseconds.
+matplotlib is imported by the first chart, not with the app: it was a tenth of a start.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import math
 import threading
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from modelport.inputs import InputError
 from modelport.store.queries import Confusion
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAX_BARS = 20
 MAX_LABEL_CHARS = 80
@@ -74,8 +77,7 @@ def render_bar_chart(labels: Sequence[str], scores: Sequence[float], title: str 
     percents = [100.0 * s for s in scores]
     best = max(range(rows), key=scores.__getitem__)
     with _lock:
-        figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI, facecolor="white")
-        FigureCanvasAgg(figure)
+        figure = _new_figure(figsize=(WIDTH_INCHES, height))
         axes = figure.add_axes(
             (
                 LABEL_COLUMN,
@@ -107,6 +109,16 @@ def render_bar_chart(labels: Sequence[str], scores: Sequence[float], title: str 
     return buffer.getvalue()
 
 
+def _new_figure(**options) -> Figure:
+    """A figure on its own Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(dpi=DPI, facecolor="white", **options)
+    FigureCanvasAgg(figure)
+    return figure
+
+
 def _shorten(text: str, limit: int = LABEL_SHOWN_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
@@ -136,8 +148,7 @@ def confusion_figure(matrix: Confusion, title: str = "") -> Figure:
     names_room = _text_inches(max(map(len, names)), TICK_POINTS) + AXIS_ROOM_INCHES
     width = side + names_room
     height = side + (AXIS_ROOM_INCHES + 0.2 if upright else names_room) + TITLE_ROOM_INCHES
-    figure = Figure(figsize=(width, height), dpi=DPI, facecolor="white", layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = _new_figure(figsize=(width, height), layout="constrained")
     axes = figure.add_subplot()
     counts = np.asarray(matrix.counts, dtype=float).reshape(n, n)
     axes.imshow(counts, cmap="Blues", vmin=0, vmax=max(1.0, counts.max(initial=0)))
@@ -188,8 +199,7 @@ def _write_counts(axes, counts: np.ndarray) -> None:
 
 def _nothing_judged(title: str) -> Figure:
     # Models with many classes (ImageNet's 1000) show only the judged ones: at first, none.
-    figure = Figure(figsize=(4.5, 1.6), dpi=DPI, facecolor="white")
-    FigureCanvasAgg(figure)
+    figure = _new_figure(figsize=(4.5, 1.6))
     if title:
         figure.text(0.5, 0.72, _shorten(title, 60), ha="center", fontsize=TITLE_POINTS, **PLAIN)
     figure.text(0.5, 0.35, "Nobody has judged a prediction yet.", ha="center", color="0.4")

@@ -215,8 +215,6 @@ def platform(model: Model) -> str:
         return "onnxruntime_onnx"
     if isinstance(runner, SkopsRunner):
         return "sklearn"
-    if type(getattr(inner, "classifier", None)).__module__.startswith("sklearn."):
-        return "sklearn"
     return "python"
 
 
