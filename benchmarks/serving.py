@@ -124,6 +124,17 @@ def start(models: str, store: Path, args: list[str], env: dict[str, str] | None 
     raise RuntimeError("the server did not become ready in 300 s")
 
 
+def wait_answering(url: str, body: bytes, seconds: float = 30.0) -> None:
+    """Until a server just started answers ``body`` POSTed to ``url`` (or ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, body), timeout=1)
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
 @dataclass
 class WrkResult:
     requests_per_s: float

@@ -3,8 +3,9 @@
 Sizing, on a CPU-bound service: one worker process per core (Python runs one thread at a
 time per process), each ONNX Runtime session with one intra-op thread (so workers x ORT
 threads = cores: more would only make them take turns and, when a core is busy elsewhere,
-wait on each other), and two threads per worker so that reading a slow upload or waiting
-for a batch does not hold a core idle.
+wait on each other), and one request thread per worker: the worker's event loop reads each
+request whole before a thread sees it, so a thread never waits on a client. A model that
+batches gets the threads to fill a batch.
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ from pathlib import Path
 import click
 
 from modelport.config import Settings
+from modelport.models.batching import BatchPolicy, policies_for
 from modelport.models.registry import Registry, implementation_modules
 from modelport.models.repository import ModelRepository
 from modelport.telemetry import MULTIPROC_ENV
 
-# Two, not more: a worker's threads take turns at the GIL. In paired runs with 4, a digit
-# request cost more CPU (4.1 vs 3.6 ms; 470 vs 530 req/s) and photos went 69 vs 79 img/s.
-THREADS_PER_WORKER = 2
-# What gunicorn's gthread workers were capped at (threads x this connections each), kept
-# for benchmarks/hello_baseline.py, which still measures a bare gthread Flask against ours.
-CONNECTIONS_PER_THREAD = 4
+# One: a second thread only made the threads and the event loop take turns at the GIL.
+# At 16 connections digits went 1,267 req/s with p99 22 ms with one thread, 1,292 req/s
+# with p99 27-30 ms with two; photos at 8 connections 235 vs 229 a second.
+THREADS_PER_WORKER = 1
+# A batch can only fill with as many requests as a worker runs at once: a model that
+# batches gets that many threads (its max_batch_size), up to this.
+MAX_BATCH_THREADS = 8
 # Connections one worker keeps open at most (more are answered 503). A connection costs the
 # event loop memory and a file descriptor, not a thread: slow clients do not starve others.
 CONNECTIONS_PER_WORKER = 1000
@@ -50,8 +53,22 @@ def default_workers() -> int:
     return available_cores()
 
 
-def default_threads() -> int:
-    return THREADS_PER_WORKER
+def default_threads(settings: Settings) -> int:
+    """:data:`THREADS_PER_WORKER`, or as many as the largest batch of a served model that
+    batches (its folder's ``[batching]`` or ``MODELPORT_BATCHING``), up to
+    :data:`MAX_BATCH_THREADS`: with one thread a batch never has company to wait for."""
+    folders, _ = ModelRepository(settings.model_store_path).scan()
+    served = {f.name: f.settings.batching for f in folders}
+    if settings.models:
+        served = {name: batching for name, batching in served.items() if name in settings.models}
+    asked = {
+        name: BatchPolicy(batching.max_batch_size, batching.max_wait_ms)
+        for name, batching in served.items()
+        if batching is not None
+    }
+    policies = policies_for(asked, settings.batching)
+    sizes = [p.max_batch_size for name, p in policies.items() if p.enabled and name in served]
+    return max([THREADS_PER_WORKER, *(min(size, MAX_BATCH_THREADS) for size in sizes)])
 
 
 def prepare_models(settings: Settings) -> Registry:
@@ -195,7 +212,8 @@ def check_port_free(host: str, port: int) -> None:
     "--threads",
     type=click.IntRange(1, 64),
     default=None,
-    help=f"Threads per worker [default: MODELPORT_THREADS, else {THREADS_PER_WORKER}].",
+    help="Threads per worker [default: MODELPORT_THREADS, else 1, or a batching model's "
+    "batch size up to 8].",
 )
 @click.option("--dev", is_flag=True, help="Flask's development server with auto-reload.")
 def serve_command(
@@ -217,7 +235,7 @@ def serve_command(
         from modelport.web.server import GunicornServer, StoreWatcher
 
         workers = workers or settings.workers or default_workers()
-        threads = threads or settings.threads or default_threads()
+        threads = threads or settings.threads or default_threads(settings)
         watcher = StoreWatcher(ModelRepository(settings.model_store_path).fingerprint)
         raise_open_files_limit()
         GunicornServer(gunicorn_options(host, port, workers, threads), watcher=watcher).run()

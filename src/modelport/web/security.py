@@ -167,8 +167,13 @@ def init_app(app: Flask) -> None:
     def on_csrf_error(_exc: CSRFError):
         return error_response("csrf_failed", CSRF_DETAIL, 400)
 
+    by_name = [(name.lower(), name, value) for name, value in headers.items()]
+
     @app.after_request
     def add_security_headers(response: Response) -> Response:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        # One pass over the response's headers, not one lookup per header (setdefault).
+        present = {name.lower() for name, _ in response.headers.items()}
+        response.headers.extend(
+            [(name, value) for lower, name, value in by_name if lower not in present]
+        )
         return response
