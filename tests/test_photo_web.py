@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 
 import pytest
 from conftest import data_uri, make_app, png_bomb
@@ -229,15 +228,6 @@ def test_posting_a_photo_to_the_chart_endpoint_returns_its_chart(photo):
     assert tall > five  # eight bars take more room than the default five
     bad = upload(photo, CHART, b"%PDF-1.7", "x.pdf")
     assert bad.status_code == 415 and bad.get_json()["error"] == "unsupported_format"
-
-
-def test_a_chart_renders_well_under_100_ms(photo):
-    query = "&".join(f"label=class%20{i}&score={0.5 / (i + 1)}" for i in range(5))
-    photo.get(f"/api/v1/predictions/chart.png?{query}")  # fonts loaded once
-    started = time.perf_counter()
-    for _ in range(5):
-        assert photo.get(f"/api/v1/predictions/chart.png?{query}").status_code == 200
-    assert (time.perf_counter() - started) / 5 < 0.25  # 100 ms target, slack for a busy CI
 
 
 def test_without_a_photo_model_the_page_says_so(tmp_path, model_store):
