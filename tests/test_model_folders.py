@@ -177,3 +177,25 @@ def test_the_documented_example_is_a_valid_folder():
     settings = parse_settings(raw | {"kind": "tabular"}, "example")
     assert settings.name == "flowers" and settings.batching.max_batch_size == 8
     assert [feature.type for feature in settings.features] == ["number", "category"]
+
+
+def test_a_worker_gets_one_request_thread_unless_a_served_model_batches(tmp_path):
+    from modelport.cli.serve import default_threads
+    from modelport.config import Settings
+
+    store = tmp_path / "store"
+    folder(store, "batched", DIGITS_TOML + "[batching]\nmax_batch_size = 4\nmax_wait_ms = 3\n")
+    folder(store, "large", DIGITS_TOML + "[batching]\nmax_batch_size = 64\nmax_wait_ms = 3\n")
+
+    def threads(models: str, batching: str = "") -> int:
+        environ = {"MODELPORT_MODEL_STORE": str(store), "MODELPORT_MODELS": models}
+        return default_threads(Settings.from_env(environ | {"MODELPORT_BATCHING": batching}))
+
+    assert threads("digits,efficientnet-lite0") == 1  # the built-in models do not batch
+    assert threads("digits,batched") == 4  # enough for its batch to fill in one worker
+    assert threads("large") == 8  # at most
+    assert threads("") == 8  # every model in the store, "large" among them
+    assert threads("digits,batched", "off") == 1
+    assert threads("digits,batched", "batched=2/1") == 2
+    assert threads("efficientnet-lite0", "efficientnet-lite0=6/2") == 6
+    assert threads("digits", "efficientnet-lite0=6/2") == 1  # a model not served
