@@ -24,8 +24,8 @@ from pathlib import Path
 import click
 
 from modelport.config import Settings
-from modelport.models.batching import BatchPolicy, policies_for
-from modelport.models.registry import Registry, implementation_modules
+from modelport.models.batching import policies_for
+from modelport.models.registry import Registry, folder_policies, implementation_modules
 from modelport.models.repository import ModelRepository
 from modelport.telemetry import MULTIPROC_ENV
 
@@ -58,16 +58,10 @@ def default_threads(settings: Settings) -> int:
     batches (its folder's ``[batching]`` or ``MODELPORT_BATCHING``), up to
     :data:`MAX_BATCH_THREADS`: with one thread a batch never has company to wait for."""
     folders, _ = ModelRepository(settings.model_store_path).scan()
-    served = {f.name: f.settings.batching for f in folders}
-    if settings.models:
-        served = {name: batching for name, batching in served.items() if name in settings.models}
-    asked = {
-        name: BatchPolicy(batching.max_batch_size, batching.max_wait_ms)
-        for name, batching in served.items()
-        if batching is not None
-    }
-    policies = policies_for(asked, settings.batching)
-    sizes = [p.max_batch_size for name, p in policies.items() if p.enabled and name in served]
+    served = [f for f in folders if not settings.models or f.name in settings.models]
+    policies = policies_for(folder_policies(served), settings.batching)
+    names = {folder.name for folder in served}
+    sizes = [p.max_batch_size for name, p in policies.items() if p.enabled and name in names]
     return max([THREADS_PER_WORKER, *(min(size, MAX_BATCH_THREADS) for size in sizes)])
 
 

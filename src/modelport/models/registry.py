@@ -39,6 +39,15 @@ def implementation_modules(folders: Iterable[ModelFolder]) -> list[str]:
     ]
 
 
+def folder_policies(folders: Iterable[ModelFolder]) -> dict[str, BatchPolicy]:
+    """Batching as each folder's ``[batching]`` asks for it, by model name."""
+    return {
+        folder.name: BatchPolicy(batching.max_batch_size, batching.max_wait_ms)
+        for folder in folders
+        if (batching := folder.settings.batching) is not None
+    }
+
+
 class Registry:
     def __init__(
         self,
@@ -66,7 +75,7 @@ class Registry:
                     failures[name] = f"no model folder named {name} in {repository.store}"
                     log.error("model %s: %s", name, failures[name])
             folders = [folder for folder in folders if folder.name in wanted]
-        models, policies = [], {}
+        models, loaded = [], []
         for folder in folders:
             try:
                 models.append(load_model(folder, repository, threads))
@@ -75,10 +84,8 @@ class Registry:
                 failures[folder.name] = detail
                 log.error("model %s failed to load: %s", folder.name, detail)
                 continue
-            batching = folder.settings.batching
-            if batching is not None:
-                policies[folder.name] = BatchPolicy(batching.max_batch_size, batching.max_wait_ms)
-        return cls(models, failures, policies)
+            loaded.append(folder)
+        return cls(models, failures, folder_policies(loaded))
 
     @property
     def expected(self) -> list[str]:
