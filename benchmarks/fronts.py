@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -37,20 +35,19 @@ app = WholeRequests(flask_app, int(os.environ["BENCH_THREADS"]), None)
 """
 
 
-def commands(port: int, workers: int) -> dict[str, tuple[list[str], int]]:
-    """Each front's command line, and its threads a worker."""
+def commands(workers: int) -> dict[str, tuple[list[str], int]]:
+    """Each front's command line (``{port}`` to fill in), and its threads a worker."""
     python = sys.executable
 
-    def gunicorn(threads: int, worker: str, app: str) -> list[str]:
-        return [python, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers)] + [
-            *["--threads", str(threads), "-k", worker, app]
+    def gunicorn(threads: int, worker: str, *rest: str) -> list[str]:
+        return [python, "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", str(workers)] + [
+            *["--threads", str(threads), "-k", worker, *rest]
         ]
 
     # At most 4 connections a thread, as hello_baseline.py: uncapped, one worker took all 16
     # keep-alive connections and the other idled (half the throughput).
     capped = ["--worker-connections", str(2 * hello_baseline.CONNECTIONS_PER_THREAD)]
-    gthread = gunicorn(2, "gthread", "bench_app:app")
-    fronts = {"gunicorn gthread, 2 threads": ([*gthread[:-1], *capped, gthread[-1]], 2)}
+    fronts = {"gunicorn gthread, 2 threads": (gunicorn(2, "gthread", *capped, "bench_app:app"), 2)}
     for threads in (1, 2):
         fronts[f"Modelport's front (uvicorn loop, whole requests), {threads} thread(s)"] = (
             gunicorn(threads, "modelport.web.server.Worker", "bench_asgi:app"),
@@ -60,35 +57,11 @@ def commands(port: int, workers: int) -> dict[str, tuple[list[str], int]]:
         for threads in (1, 2):
             fronts[f"Granian (Rust HTTP core, WSGI), {threads} thread(s)"] = (
                 [python, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"]
-                + ["--port", str(port), "--workers", str(workers)]
+                + ["--port", "{port}", "--workers", str(workers)]
                 + ["--blocking-threads", str(threads), "bench_app:app"],
                 threads,
             )
     return fronts
-
-
-def measure(command: list[str], threads: int, folder: Path, port: int, seconds: int):
-    body = hello_baseline.digit_body()
-    url = f"http://127.0.0.1:{port}/api/predict"
-    process = subprocess.Popen(
-        command,
-        cwd=folder,
-        env=os.environ | {"BENCH_THREADS": str(threads)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        serving.wait_answering(url, body)
-        serving.wrk(url, body, "application/json", CONNECTIONS, 2)
-        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-        pids = [process.pid, *map(int, children)]
-        before = serving.cpu_seconds(pids)
-        result = serving.wrk(url, body, "application/json", CONNECTIONS, seconds)
-        cpu_ms = (serving.cpu_seconds(pids) - before) * 1000 / max(result.requests, 1)
-        return result, cpu_ms
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def main() -> None:
@@ -99,11 +72,19 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="modelport-fronts-"))
     (folder / "bench_app.py").write_text(hello_baseline.APPS["lean"])
     (folder / "bench_asgi.py").write_text(WHOLE_REQUESTS)
+    body = hello_baseline.digit_body()
     figures = {}
-    for name in commands(0, workers):
+    for name, (command, threads) in commands(workers).items():
         port = serving.free_port()
-        command, threads = commands(port, workers)[name]
-        result, cpu_ms = measure(command, threads, folder, port, options.seconds)
+        result, cpu_ms = serving.drive_command(
+            [part.format(port=port) for part in command],
+            f"http://127.0.0.1:{port}/api/predict",
+            body,
+            CONNECTIONS,
+            options.seconds,
+            cwd=folder,
+            env={"BENCH_THREADS": str(threads)},
+        )
         figures[name] = (
             f"{result.requests_per_s:,.0f} req/s, p99 {result.p99_ms} ms, "
             f"{cpu_ms:.2f} ms CPU a request, {result.errors} errors"

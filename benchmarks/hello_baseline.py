@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -80,15 +78,8 @@ def run(app: str, connections: int, seconds: int) -> tuple[serving.WrkResult, st
     command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
     command += ["--threads", str(threads), "-k", "gthread", "--chdir", str(folder), "bench_app:app"]
     command += ["--worker-connections", str(threads * CONNECTIONS_PER_THREAD)]
-    process = subprocess.Popen(command, stderr=subprocess.DEVNULL, env=os.environ)
-    try:
-        url = f"http://127.0.0.1:{port}/api/predict"
-        serving.wait_answering(url, body)
-        serving.wrk(url, body, "application/json", connections, 2)
-        result = serving.wrk(url, body, "application/json", connections, seconds)
-    finally:
-        process.terminate()
-        process.wait(30)
+    url = f"http://127.0.0.1:{port}/api/predict"
+    result, _ = serving.drive_command(command, url, body, connections, seconds)
     title = f"{TITLES[app]}, gunicorn {workers}x{threads} gthread, {connections} connections"
     return result, title
 

@@ -37,8 +37,7 @@ class Server:
     all_ready: float = 0.0
 
     def workers(self) -> list[int]:
-        pid = self.process.pid
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return children(self.process.pid)
 
     def rss_mb(self) -> dict[str, float]:
         """Resident memory of the master and of each worker, in MB."""
@@ -58,6 +57,11 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (a server's workers)."""
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -133,6 +137,36 @@ def wait_answering(url: str, body: bytes, seconds: float = 30.0) -> None:
             return
         except OSError:
             time.sleep(0.05)
+
+
+def drive_command(
+    command: list[str],
+    url: str,
+    body: bytes,
+    connections: int,
+    seconds: int,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[WrkResult, float]:
+    """Start the server ``command`` (answering JSON POSTs at ``url``), drive it with wrk
+    after a 2 s warm-up, stop it: wrk's result and the server's CPU ms per request."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=os.environ | (env or {}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_answering(url, body)
+        wrk(url, body, "application/json", connections, 2)
+        pids = [process.pid, *children(process.pid)]
+        before = cpu_seconds(pids)
+        result = wrk(url, body, "application/json", connections, seconds)
+        return result, (cpu_seconds(pids) - before) * 1000 / max(result.requests, 1)
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 @dataclass
