@@ -70,8 +70,7 @@ def fresh_schema(base: str) -> str:
 
 def nginx_cpu_seconds(process: subprocess.Popen) -> float:
     """nginx's master and its worker (whose parent it is)."""
-    workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-    return serving.cpu_seconds([process.pid, *map(int, workers)])
+    return serving.cpu_seconds([process.pid, *serving.children(process.pid)])
 
 
 def through_nginx(
